@@ -1,0 +1,10 @@
+# Sanitizer builds apply to every target, so a test binary and the daemons it spawns agree.
+if(INFERVISOR_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(INFERVISOR_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT INFERVISOR_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "INFERVISOR_SANITIZE must be '', 'address' or 'thread', not '${INFERVISOR_SANITIZE}'")
+endif()

@@ -1,0 +1,103 @@
+// Tensor frames: how a job's tensors are laid out inside one ring record.
+//
+//   FrameHeader | TensorDescriptor x tensor_count | NameField x output_name_count | payloads
+//
+// Payloads start at 64-byte boundaries (records do too, so they are 64-byte aligned in memory)
+// and appear in descriptor order without overlap. The encoder writes headers straight into a
+// reserved record and hands back where each payload goes; the decoder validates every field and
+// returns views into the record, never copies of the payload.
+#pragma once
+
+#include <boost/container/small_vector.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/dtype.hpp"
+#include "common/error.hpp"
+#include "common/shape.hpp"
+
+namespace infervisor::shm {
+
+inline constexpr std::size_t kMaxModelNameBytes = 128;
+inline constexpr std::size_t kMaxTensorNameBytes = 64;
+inline constexpr std::size_t kMaxFrameTensors = 256;
+inline constexpr std::size_t kPayloadAlignment = 64;
+
+enum class FrameKind : std::uint16_t { kRequest = 1, kResponse = 2 };
+
+// What the encoder needs to know about one tensor before its bytes exist.
+struct TensorLayout {
+  std::string_view name;
+  DType dtype = DType::kFloat32;
+  std::span<const std::int64_t> dims;
+};
+
+struct TensorView {
+  std::string_view name;
+  DType dtype = DType::kFloat32;
+  std::uint8_t ndim = 0;
+  std::int64_t dims[kMaxDims] = {};
+  std::span<const std::byte> data;
+
+  std::span<const std::int64_t> shape() const noexcept { return {dims, ndim}; }
+};
+
+template <class T>
+using SmallVector = boost::container::small_vector<T, 8>;
+
+struct FrameView {
+  FrameKind kind = FrameKind::kRequest;
+  std::uint64_t job_id = 0;
+  std::string_view model_name;
+  SmallVector<TensorView> tensors;
+  SmallVector<std::string_view> output_names;  // requested outputs; empty means all
+};
+
+// Where each tensor's bytes go, and the total record payload size.
+struct FramePlan {
+  std::uint64_t total_bytes = 0;
+  std::vector<std::uint64_t> payload_offsets;
+  std::vector<std::uint64_t> payload_bytes;
+};
+
+// Validates names, counts and sizes, and computes the frame's size and payload offsets.
+Result<FramePlan> plan_frame(std::string_view model_name, std::span<const TensorLayout> tensors,
+                             std::span<const std::string_view> output_names) noexcept;
+
+// Writes the frame's headers into `record` (at least plan.total_bytes long) and returns one
+// writable span per tensor, in order, for the caller to fill with the tensor's bytes.
+SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const FramePlan& plan,
+                                              FrameKind kind, std::uint64_t job_id,
+                                              std::string_view model_name,
+                                              std::span<const TensorLayout> tensors,
+                                              std::span<const std::string_view> output_names) noexcept;
+
+// Validates `record` as a frame for `job_id` and returns views into it. Any inconsistency is a
+// kCorrupt error that says which field is wrong.
+Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t job_id) noexcept;
+
+// ERROR records carry a code and a UTF-8 message.
+enum class JobErrorKind : std::uint32_t {
+  kInternal = 1,     // the worker failed for a reason of its own
+  kModel = 2,        // the model's forward raised
+  kBadInput = 3,     // the inputs do not suit the model
+  kTooLarge = 4,     // the outputs do not fit the response ring
+  kStartup = 5,      // job 0: the worker could not load or warm up the model
+};
+
+inline constexpr std::size_t kMaxErrorMessageBytes = 4096;
+
+std::uint64_t error_payload_bytes(std::string_view message) noexcept;
+void write_error_payload(std::span<std::byte> payload, JobErrorKind kind,
+                         std::string_view message) noexcept;
+
+struct ErrorPayloadView {
+  JobErrorKind kind = JobErrorKind::kInternal;
+  std::string_view message;
+};
+Result<ErrorPayloadView> decode_error_payload(std::span<const std::byte> payload) noexcept;
+
+}  // namespace infervisor::shm
