@@ -18,11 +18,14 @@ void setup_logging(std::string_view program, spdlog::level::level_enum level) {
 }
 
 std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
-  constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels{{
+  // "warning" and "err" too: spdlog's own names for its levels.
+  constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 9> kLevels{{
       {"trace", spdlog::level::trace},
       {"debug", spdlog::level::debug},
       {"info", spdlog::level::info},
       {"warn", spdlog::level::warn},
+      {"warning", spdlog::level::warn},
+      {"err", spdlog::level::err},
       {"error", spdlog::level::err},
       {"critical", spdlog::level::critical},
       {"off", spdlog::level::off},

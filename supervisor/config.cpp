@@ -1,0 +1,401 @@
+#include "supervisor/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/logging.hpp"
+#include "common/shape.hpp"
+#include "common/socket_path.hpp"
+#include "shm/frame.hpp"
+#include "shm/segment.hpp"
+
+namespace infervisor::supervisor {
+namespace {
+
+// Builds "FILE:LINE: KEY: reason" errors; LINE is 1-based from yaml-cpp's mark.
+class Reporter {
+ public:
+  explicit Reporter(std::filesystem::path origin) : origin_(std::move(origin)) {}
+
+  template <class... Args>
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view key,
+                         fmt::format_string<Args...> format, Args&&... args) const {
+    const auto mark = at.Mark();
+    const std::string where =
+        mark.line >= 0 ? fmt::format("{}:{}", origin_.string(), mark.line + 1) : origin_.string();
+    throw InfervisorError(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: {}: {}", where, key,
+                                      fmt::format(format, std::forward<Args>(args)...)));
+  }
+
+  const std::filesystem::path& origin() const { return origin_; }
+
+ private:
+  std::filesystem::path origin_;
+};
+
+void reject_unknown_keys(const Reporter& report, const YAML::Node& map, std::string_view where,
+                         std::initializer_list<std::string_view> known) {
+  for (const auto& entry : map) {
+    const auto key = entry.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      report.fail(entry.first, fmt::format("{}{}", where, key), "unknown key (known: {})",
+                  fmt::join(known, ", "));
+    }
+  }
+}
+
+std::string scalar(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  if (!node.IsScalar()) report.fail(node, key, "expected a single value");
+  return node.Scalar();
+}
+
+template <class Int>
+Int integer(const Reporter& report, const YAML::Node& node, std::string_view key, Int min, Int max) {
+  const auto text = scalar(report, node, key);
+  Int value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max) {
+    report.fail(node, key, "expected a whole number from {} to {}, got '{}'", min, max, text);
+  }
+  return value;
+}
+
+std::chrono::microseconds duration(const Reporter& report, const YAML::Node& node,
+                                   std::string_view key) {
+  const auto text = scalar(report, node, key);
+  const auto value = parse_duration(text);
+  if (!value) report.fail(node, key, "expected a duration like 30s, 500ms or 50us, got '{}'", text);
+  return *value;
+}
+
+std::uint64_t byte_size(const Reporter& report, const YAML::Node& node, std::string_view key,
+                        std::uint64_t min, std::uint64_t max) {
+  const auto text = scalar(report, node, key);
+  const auto value = parse_byte_size(text);
+  if (!value || *value < min || *value > max) {
+    report.fail(node, key, "expected a size from {} to {} bytes (e.g. 64MiB), got '{}'", min, max,
+                text);
+  }
+  return *value;
+}
+
+bool valid_model_name(std::string_view name) {
+  if (name.empty() || name.size() > shm::kMaxModelNameBytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-' || c == '.';
+  });
+}
+
+DeviceSpec device(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  const auto text = scalar(report, node, key);
+  if (text == "cpu") return DeviceSpec{};
+  if (text.starts_with("cuda:")) {
+    int index = -1;
+    const auto digits = std::string_view(text).substr(5);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    if (ec == std::errc{} && end == digits.data() + digits.size() && index >= 0 && index < 64) {
+      return DeviceSpec{DeviceSpec::Kind::kCuda, index};
+    }
+  }
+  report.fail(node, key, "expected 'cpu' or 'cuda:N', got '{}'", text);
+}
+
+std::vector<TensorSpec> tensor_specs(const Reporter& report, const YAML::Node& node,
+                                     std::string_view key) {
+  if (!node.IsSequence() || node.size() == 0) {
+    report.fail(node, key, "expected a non-empty list of {{name, dtype, shape}}");
+  }
+  std::vector<TensorSpec> specs;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const auto& item = node[i];
+    const auto where = fmt::format("{}[{}]", key, i);
+    if (!item.IsMap()) report.fail(item, where, "expected a map with name, dtype and shape");
+    reject_unknown_keys(report, item, where + ".", {"name", "dtype", "shape"});
+    for (const char* required : {"name", "dtype", "shape"}) {
+      if (!item[required]) report.fail(item, fmt::format("{}.{}", where, required), "is missing");
+    }
+    TensorSpec spec;
+    spec.name = scalar(report, item["name"], where + ".name");
+    if (spec.name.empty() || spec.name.size() > shm::kMaxTensorNameBytes) {
+      report.fail(item["name"], where + ".name", "must be 1-{} bytes", shm::kMaxTensorNameBytes);
+    }
+    if (!names.insert(spec.name).second) {
+      report.fail(item["name"], where + ".name", "'{}' appears twice", spec.name);
+    }
+    const auto dtype_text = scalar(report, item["dtype"], where + ".dtype");
+    const auto dtype = dtype_from_name(dtype_text);
+    if (!dtype) {
+      report.fail(item["dtype"], where + ".dtype",
+                  "unknown dtype '{}' (BOOL, UINT8, INT8, INT16, INT32, INT64, FP16, BF16, FP32, "
+                  "FP64 or their lower-case names)",
+                  dtype_text);
+    }
+    spec.dtype = *dtype;
+    const auto& shape = item["shape"];
+    if (!shape.IsSequence() || shape.size() > kMaxDims) {
+      report.fail(shape, where + ".shape", "expected a list of at most {} dimensions", kMaxDims);
+    }
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      spec.dims.push_back(integer<std::int64_t>(report, shape[d], fmt::format("{}.shape[{}]", where, d),
+                                                kFreeDim, std::int64_t{1} << 40));
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<InstanceGroup> instance_groups(const Reporter& report, const YAML::Node& node,
+                                           std::string_view key) {
+  std::vector<InstanceGroup> groups;
+  auto one = [&](const YAML::Node& item, const std::string& where) {
+    if (!item.IsMap()) report.fail(item, where, "expected {{count: N, device: cpu|cuda:N}}");
+    reject_unknown_keys(report, item, where + ".", {"count", "device"});
+    InstanceGroup group;
+    if (item["count"]) group.count = integer<int>(report, item["count"], where + ".count", 1, 256);
+    if (item["device"]) group.device = device(report, item["device"], where + ".device");
+    groups.push_back(group);
+  };
+  if (node.IsSequence()) {
+    if (node.size() == 0) report.fail(node, key, "expected at least one instance group");
+    for (std::size_t i = 0; i < node.size(); ++i) one(node[i], fmt::format("{}[{}]", key, i));
+  } else {
+    one(node, std::string(key));
+  }
+  return groups;
+}
+
+ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t index) {
+  const auto where = fmt::format("models[{}]", index);
+  if (!node.IsMap()) report.fail(node, where, "expected a map");
+  reject_unknown_keys(report, node, where + ".",
+                      {"name", "version", "path", "instances", "threads", "ring_size",
+                       "max_inflight", "max_queue", "inputs", "outputs"});
+  for (const char* required : {"name", "path", "inputs", "outputs"}) {
+    if (!node[required]) report.fail(node, fmt::format("{}.{}", where, required), "is missing");
+  }
+  ModelConfig model;
+  model.name = scalar(report, node["name"], where + ".name");
+  if (!valid_model_name(model.name)) {
+    report.fail(node["name"], where + ".name",
+                "'{}' must be 1-{} characters of [A-Za-z0-9_.-]", model.name,
+                shm::kMaxModelNameBytes);
+  }
+  const auto named = fmt::format("models.{}", model.name);
+  if (node["version"]) {
+    model.version = scalar(report, node["version"], named + ".version");
+    if (!valid_model_name(model.version)) {
+      report.fail(node["version"], named + ".version", "'{}' must be [A-Za-z0-9_.-]",
+                  model.version);
+    }
+  }
+  std::filesystem::path path = scalar(report, node["path"], named + ".path");
+  if (path.is_relative()) path = report.origin().parent_path() / path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    report.fail(node["path"], named + ".path", "'{}' is not a readable file", path.string());
+  }
+  model.path = std::filesystem::absolute(path).lexically_normal();
+  if (node["instances"]) {
+    model.instance_groups = instance_groups(report, node["instances"], named + ".instances");
+  }
+  if (node["threads"]) {
+    model.intra_op_threads = integer<int>(report, node["threads"], named + ".threads", 0, 1024);
+  }
+  if (node["ring_size"]) {
+    model.ring_bytes =
+        byte_size(report, node["ring_size"], named + ".ring_size", shm::kMinRingBytes, 64ull << 30);
+  }
+  if (node["max_inflight"]) {
+    model.max_inflight_per_worker =
+        integer<int>(report, node["max_inflight"], named + ".max_inflight", 1, 4096);
+  }
+  if (node["max_queue"]) {
+    model.max_queue =
+        integer<std::size_t>(report, node["max_queue"], named + ".max_queue", 1, 1u << 24);
+  }
+  model.inputs = tensor_specs(report, node["inputs"], named + ".inputs");
+  model.outputs = tensor_specs(report, node["outputs"], named + ".outputs");
+  return model;
+}
+
+std::optional<TcpListen> tcp_listen(const Reporter& report, const YAML::Node& node) {
+  const auto text = scalar(report, node, "tcp");
+  if (text == "off" || text == "false" || text.empty()) return std::nullopt;
+  TcpListen listen;
+  std::string_view port_text = text;
+  if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+    listen.host = text.substr(0, colon);
+    if (listen.host.size() > 2 && listen.host.front() == '[' && listen.host.back() == ']') {
+      listen.host = listen.host.substr(1, listen.host.size() - 2);
+    }
+    port_text = std::string_view(text).substr(colon + 1);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(listen.host, ec);
+  int port = 0;
+  const auto [end, parse_ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec || parse_ec != std::errc{} || end != port_text.data() + port_text.size() || port < 1 ||
+      port > 65535) {
+    report.fail(node, "tcp", "expected 'off', PORT or ADDRESS:PORT (e.g. 127.0.0.1:8000), got '{}'",
+                text);
+  }
+  listen.port = static_cast<std::uint16_t>(port);
+  return listen;
+}
+
+}  // namespace
+
+std::string DeviceSpec::to_string() const {
+  return kind == Kind::kCpu ? std::string("cpu") : fmt::format("cuda:{}", index);
+}
+
+const ModelConfig* DaemonConfig::find_model(std::string_view name) const noexcept {
+  for (const auto& model : models) {
+    if (model.name == name) return &model;
+  }
+  return nullptr;
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end == text.data()) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::uint64_t multiplier = 0;
+  if (unit.empty() || unit == "B") multiplier = 1;
+  else if (unit == "KiB" || unit == "K") multiplier = 1ull << 10;
+  else if (unit == "MiB" || unit == "M") multiplier = 1ull << 20;
+  else if (unit == "GiB" || unit == "G") multiplier = 1ull << 30;
+  else return std::nullopt;
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(value, multiplier, &bytes)) return std::nullopt;
+  return bytes;
+}
+
+std::optional<std::chrono::microseconds> parse_duration(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end == text.data() || value > (1ull << 40)) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  const auto count = static_cast<std::int64_t>(value);
+  using namespace std::chrono;
+  if (unit.empty() || unit == "s") return duration_cast<microseconds>(seconds(count));
+  if (unit == "ms") return duration_cast<microseconds>(milliseconds(count));
+  if (unit == "us") return microseconds(count);
+  if (unit == "m") return duration_cast<microseconds>(minutes(count));
+  return std::nullopt;
+}
+
+int total_instances(const ModelConfig& model) noexcept {
+  int total = 0;
+  for (const auto& group : model.instance_groups) total += group.count;
+  return total;
+}
+
+int effective_threads(const DaemonConfig& config, const ModelConfig& model, unsigned cores) {
+  if (model.intra_op_threads > 0) return model.intra_op_threads;
+  int cpu_workers = 0;
+  for (const auto& each : config.models) {
+    for (const auto& group : each.instance_groups) {
+      if (group.device.kind == DeviceSpec::Kind::kCpu) cpu_workers += group.count;
+    }
+  }
+  return std::max(1, cpu_workers > 0 ? static_cast<int>(cores) / cpu_workers : 1);
+}
+
+DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::path& origin) {
+  const Reporter report(origin);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& error) {
+    throw InfervisorError(ErrorCode::kInvalidArgument,
+                          fmt::format("{}:{}: not valid YAML: {}", origin.string(),
+                                      error.mark.line + 1, error.msg));
+  }
+  if (!root.IsMap()) report.fail(root, "(top level)", "expected a map of settings");
+  reject_unknown_keys(report, root, "",
+                      {"socket", "tcp", "log_level", "startup_timeout", "drain_timeout",
+                       "shutdown_timeout", "spin", "max_request_size", "shm_prefix", "worker_path",
+                       "models"});
+  DaemonConfig config;
+  config.source = origin;
+  try {
+    config.socket_path = root["socket"] ? std::filesystem::path(scalar(report, root["socket"], "socket"))
+                                        : default_socket_path();
+    if (root["tcp"]) config.tcp = tcp_listen(report, root["tcp"]);
+    if (root["log_level"]) {
+      const auto text = scalar(report, root["log_level"], "log_level");
+      const auto level = parse_log_level(text);
+      if (!level) {
+        report.fail(root["log_level"], "log_level",
+                    "expected trace, debug, info, warn, error, critical or off, got '{}'", text);
+      }
+      config.log_level = *level;
+    }
+    auto millis = [&](const char* key) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(duration(report, root[key], key));
+    };
+    if (root["startup_timeout"]) config.startup_timeout = millis("startup_timeout");
+    if (root["drain_timeout"]) config.drain_timeout = millis("drain_timeout");
+    if (root["shutdown_timeout"]) config.shutdown_timeout = millis("shutdown_timeout");
+    if (root["spin"]) config.spin = duration(report, root["spin"], "spin");
+    if (config.spin > std::chrono::milliseconds(10)) {
+      report.fail(root["spin"], "spin", "at most 10ms (it burns a core while idle)");
+    }
+    if (root["max_request_size"]) {
+      config.max_request_bytes =
+          byte_size(report, root["max_request_size"], "max_request_size", 4096, 64ull << 30);
+    }
+    if (root["shm_prefix"]) {
+      config.shm_prefix = scalar(report, root["shm_prefix"], "shm_prefix");
+      const bool ok = !config.shm_prefix.empty() && config.shm_prefix.size() <= 32 &&
+                      std::all_of(config.shm_prefix.begin(), config.shm_prefix.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                      });
+      if (!ok) report.fail(root["shm_prefix"], "shm_prefix", "must be 1-32 characters of [A-Za-z0-9_-]");
+    }
+    if (root["worker_path"]) config.worker_path = scalar(report, root["worker_path"], "worker_path");
+    const auto& models = root["models"];
+    if (!models || !models.IsSequence() || models.size() == 0) {
+      report.fail(models ? models : root, "models", "expected a non-empty list of models");
+    }
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      auto parsed = model(report, models[i], i);
+      if (!names.insert(parsed.name).second) {
+        report.fail(models[i]["name"], fmt::format("models[{}].name", i), "'{}' appears twice",
+                    parsed.name);
+      }
+      config.models.push_back(std::move(parsed));
+    }
+  } catch (const YAML::Exception& error) {
+    throw InfervisorError(ErrorCode::kInvalidArgument,
+                          fmt::format("{}:{}: {}", origin.string(), error.mark.line + 1, error.msg));
+  }
+  return config;
+}
+
+DaemonConfig load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw InfervisorError(ErrorCode::kInvalidArgument,
+                          fmt::format("{}: cannot read the config file", file.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), std::filesystem::absolute(file));
+}
+
+}  // namespace infervisor::supervisor

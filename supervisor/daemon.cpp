@@ -1,0 +1,250 @@
+#include "supervisor/daemon.hpp"
+
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+
+#include "shm/wait.hpp"
+#include "supervisor/shm_space.hpp"
+
+namespace infervisor::supervisor {
+namespace {
+
+// Between two sched_yield calls while spinning: enough to keep the spin cheap, often enough that a
+// worker sharing this core gets to run (the build machine has 2 cores for 3+ busy processes).
+constexpr int kPollsPerYield = 16;
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config)
+    : config_(std::move(config)),
+      signals_(io_, SIGTERM, SIGINT),
+      router_(*this),
+      drain_timer_(io_),
+      watchdog_timer_(io_) {
+  limits_.max_body_bytes = config_.max_request_bytes;
+}
+
+Daemon::~Daemon() = default;
+
+bool Daemon::all_models_ready() const {
+  if (phase_ != Phase::kServing) return false;
+  for (const auto& pool : pools_) {
+    if (!pool->ready()) return false;
+  }
+  return true;
+}
+
+ModelPool* Daemon::find_pool(std::string_view model) {
+  for (auto& pool : pools_) {
+    if (pool->model().name == model) return pool.get();
+  }
+  return nullptr;
+}
+
+std::vector<ModelState> Daemon::model_states() const {
+  std::vector<ModelState> states;
+  for (const auto& pool : pools_) states.push_back({&pool->model(), pool->ready() && !draining()});
+  return states;
+}
+
+std::string Daemon::status_line() const {
+  std::string line;
+  for (const auto& pool : pools_) {
+    if (!line.empty()) line += "; ";
+    line += fmt::format("{}: {}/{} workers ready, {} queued, {} in flight", pool->model().name,
+                        pool->ready_workers(), pool->worker_count(), pool->queued(), pool->in_flight());
+  }
+  return line;
+}
+
+int Daemon::run() {
+  check_shm_space(config_);
+  open_listeners();
+  watch_signals();
+  schedule_watchdog();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  for (const auto& model : config_.models) {
+    pools_.push_back(std::make_unique<ModelPool>(io_, config_, model, cores,
+                                                 [this] { return next_generation_++; }, *this));
+  }
+  try {
+    for (auto& pool : pools_) pool->start();
+  } catch (const std::exception& error) {
+    spdlog::error("start-up failed: {}", error.what());
+    exit_code_ = 1;
+    begin_shutdown("start-up failed", true);
+  }
+  notifier_.status(fmt::format("starting: {}", status_line()));
+  run_loop();
+  spdlog::info("stopped");
+  return exit_code_;
+}
+
+void Daemon::open_listeners() {
+  socket_file_.emplace(io_, config_.socket_path);
+  unix_listener_ = std::make_unique<HttpListener<boost::asio::local::stream_protocol>>(
+      io_, socket_file_->take_acceptor(), router_, registry_, limits_, *this);
+  unix_listener_->start();
+  spdlog::info("listening on {}", config_.socket_path.string());
+  if (config_.tcp) {
+    namespace ip = boost::asio::ip;
+    const ip::tcp::endpoint endpoint(ip::make_address(config_.tcp->host), config_.tcp->port);
+    ip::tcp::acceptor acceptor(io_);
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw InfervisorError(ErrorCode::kSystem, fmt::format("{}: tcp {}:{}: {}", config_.source.string(),
+                                                            config_.tcp->host, config_.tcp->port,
+                                                            ec.message()));
+    }
+    tcp_listener_ = std::make_unique<HttpListener<ip::tcp>>(io_, std::move(acceptor), router_,
+                                                             registry_, limits_, *this);
+    tcp_listener_->start();
+    spdlog::info("listening on tcp {}:{}", config_.tcp->host, config_.tcp->port);
+  }
+}
+
+void Daemon::watch_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+    if (ec) return;
+    if (phase_ >= Phase::kDraining) {
+      spdlog::warn("{} again: not waiting for in-flight jobs any longer", ::strsignal(signal_number));
+      if (phase_ == Phase::kDraining) stop_workers(true);
+    } else {
+      begin_shutdown(fmt::format("received {}", ::strsignal(signal_number)), false);
+    }
+    watch_signals();
+  });
+}
+
+void Daemon::schedule_watchdog() {
+  const auto period = notifier_.watchdog_period();
+  if (!period) return;
+  notifier_.watchdog();
+  watchdog_timer_.expires_after(*period);
+  watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && phase_ != Phase::kDone) schedule_watchdog();
+  });
+}
+
+void Daemon::on_pool_ready(ModelPool& pool) {
+  spdlog::info("model '{}' is ready ({} workers)", pool.model().name, pool.worker_count());
+  if (phase_ != Phase::kStarting) return;
+  for (const auto& each : pools_) {
+    if (!each->ready()) return;
+  }
+  phase_ = Phase::kServing;
+  spdlog::info("all models ready; serving");
+  notifier_.ready(status_line());
+}
+
+void Daemon::on_pool_startup_failed(ModelPool&, const std::string& reason) {
+  if (phase_ >= Phase::kDraining) return;
+  spdlog::error("start-up failed: {}", reason);
+  exit_code_ = 1;
+  begin_shutdown("start-up failed", true);
+}
+
+void Daemon::on_pool_changed(ModelPool&) {
+  if (phase_ == Phase::kServing) notifier_.status(status_line());
+}
+
+void Daemon::begin_shutdown(const std::string& why, bool hurry) {
+  if (phase_ >= Phase::kDraining) return;
+  phase_ = Phase::kDraining;
+  spdlog::info("shutting down ({}): no new connections; finishing {} job(s)", why,
+               [this] {
+                 std::size_t jobs = 0;
+                 for (const auto& pool : pools_) jobs += pool->queued() + pool->in_flight();
+                 return jobs;
+               }());
+  notifier_.stopping(why);
+  if (unix_listener_) unix_listener_->stop();
+  if (tcp_listener_) tcp_listener_->stop();
+  if (socket_file_) socket_file_->remove();
+  for (auto& pool : pools_) pool->stop_accepting();
+  if (hurry) return stop_workers(true);
+  drain_timer_.expires_after(config_.drain_timeout);
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || phase_ != Phase::kDraining) return;
+    spdlog::warn("drain_timeout ({} ms) passed with jobs still running; stopping the workers",
+                 config_.drain_timeout.count());
+    stop_workers(false);
+  });
+  advance_shutdown();
+}
+
+void Daemon::stop_workers(bool hurry) {
+  if (phase_ >= Phase::kStopping) return;
+  phase_ = Phase::kStopping;
+  hurry_ = hurry;
+  drain_timer_.cancel();
+  const auto timeout = hurry ? std::chrono::milliseconds(1000) : config_.shutdown_timeout;
+  for (auto& pool : pools_) pool->shutdown(timeout);
+  advance_shutdown();
+}
+
+// Moves the shutdown on when the step it waits for is done; called from the loop.
+void Daemon::advance_shutdown() {
+  if (phase_ == Phase::kDraining) {
+    for (const auto& pool : pools_) {
+      if (!pool->idle()) return;
+    }
+    stop_workers(false);
+    return;
+  }
+  if (phase_ == Phase::kStopping) {
+    for (const auto& pool : pools_) {
+      if (!pool->all_exited()) return;
+    }
+    finish();
+  }
+}
+
+void Daemon::finish() {
+  phase_ = Phase::kDone;
+  watchdog_timer_.cancel();
+  signals_.cancel();
+  // Every job has its answer now; connections close once their last reply is written.
+  registry_.close_all_when_idle();
+  // Pools go (segments unlinked) outside the handler that called us.
+  boost::asio::post(io_, [this] { pools_.clear(); });
+}
+
+void Daemon::run_loop() {
+  using Clock = std::chrono::steady_clock;
+  auto last_activity = Clock::now();
+  int polls = 0;
+  while (!io_.stopped()) {
+    std::size_t handled = io_.poll();
+    for (auto& pool : pools_) handled += pool->poll();
+    if (phase_ == Phase::kDraining || phase_ == Phase::kStopping) advance_shutdown();
+    if (handled > 0) {
+      last_activity = Clock::now();
+      continue;
+    }
+    if (Clock::now() - last_activity < config_.spin) {
+      shm::cpu_relax();
+      if (++polls % kPollsPerYield == 0) ::sched_yield();
+      continue;
+    }
+    bool can_park = true;
+    for (auto& pool : pools_) {
+      if (!pool->arm_parking()) {
+        can_park = false;
+        break;
+      }
+    }
+    if (can_park) io_.run_one();
+    for (auto& pool : pools_) pool->disarm_parking();
+    last_activity = Clock::now();
+  }
+}
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,112 @@
+#include "supervisor/http_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/version.hpp>
+
+namespace infervisor::supervisor {
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+void ConnectionRegistry::close_all_when_idle() {
+  // Closing may remove members: iterate over a copy.
+  const auto members = members_;
+  for (auto* member : members) member->close_when_idle();
+}
+
+template <class Protocol>
+HttpConnection<Protocol>::HttpConnection(Socket socket, Router& router, ConnectionRegistry& registry,
+                                         const HttpLimits& limits, const ServiceState& state)
+    : stream_(std::move(socket)), router_(router), registry_(registry), limits_(limits), state_(state) {
+  registry_.add(this);
+}
+
+template <class Protocol>
+HttpConnection<Protocol>::~HttpConnection() {
+  registry_.remove(this);
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::read_next() {
+  if (close_requested_) return close();
+  parser_.emplace();
+  parser_->body_limit(limits_.max_body_bytes);
+  stream_.expires_after(limits_.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                     self->on_read(ec);
+                   });
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::on_read(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
+      ec == boost::asio::error::eof) {
+    return close();
+  }
+  busy_ = true;
+  if (ec) {
+    keep_alive_ = false;
+    if (ec == http::error::body_limit) {
+      return send(error_reply(413, fmt::format("the request body exceeds max_request_size ({} bytes)",
+                                               limits_.max_body_bytes)));
+    }
+    return send(error_reply(400, fmt::format("malformed HTTP request: {}", ec.message())));
+  }
+  stream_.expires_never();  // a job may take as long as the model takes
+  HttpRequest request = parser_->release();
+  keep_alive_ = request.keep_alive();
+  router_.handle(std::move(request),
+                 [self = this->shared_from_this()](HttpReply reply) { self->send(std::move(reply)); });
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::send(HttpReply reply) {
+  const bool keep_alive = keep_alive_ && !close_requested_ && !state_.draining();
+  response_ = {};
+  response_.result(reply.status);
+  response_.version(11);
+  response_.set(http::field::server, "infervisor");
+  response_.set(http::field::content_type, reply.content_type);
+  if (reply.inference_header_length) {
+    response_.set("Inference-Header-Content-Length", std::to_string(*reply.inference_header_length));
+  }
+  response_.keep_alive(keep_alive);
+  response_.body() = std::move(reply.body);
+  response_.prepare_payload();
+  stream_.expires_after(limits_.io_timeout);
+  http::async_write(stream_, response_,
+                    [self = this->shared_from_this(), keep_alive](const boost::system::error_code& ec,
+                                                                  std::size_t) {
+                      self->on_write(ec, keep_alive);
+                    });
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::on_write(const boost::system::error_code& ec, bool keep_alive) {
+  busy_ = false;
+  response_ = {};
+  if (ec || !keep_alive) return close();
+  read_next();
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::close_when_idle() {
+  close_requested_ = true;
+  if (!busy_) close();
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::close() {
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(Protocol::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+template class HttpConnection<boost::asio::local::stream_protocol>;
+template class HttpConnection<boost::asio::ip::tcp>;
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,82 @@
+// One client connection: read a request, hand it to the router, write the reply, repeat while the
+// client keeps the connection alive. One request at a time per connection (no pipelining), so a
+// reply never overtakes another. Works for Unix-domain and TCP sockets alike.
+#pragma once
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+
+#include "supervisor/router.hpp"
+
+namespace infervisor::supervisor {
+
+struct HttpLimits {
+  std::uint64_t max_body_bytes = 256ull << 20;
+  std::chrono::seconds idle_timeout{300};   // between requests on a kept-alive connection
+  std::chrono::seconds io_timeout{60};      // reading one request / writing one reply
+};
+
+// The connections alive now, so that shutdown can close them all.
+class ConnectionRegistry {
+ public:
+  class Member {
+   public:
+    virtual ~Member() = default;
+    // Close now if idle, else right after the reply being prepared is written.
+    virtual void close_when_idle() = 0;
+  };
+
+  void add(Member* member) { members_.insert(member); }
+  void remove(Member* member) { members_.erase(member); }
+  std::size_t size() const noexcept { return members_.size(); }
+  void close_all_when_idle();
+
+ private:
+  std::unordered_set<Member*> members_;
+};
+
+template <class Protocol>
+class HttpConnection final : public std::enable_shared_from_this<HttpConnection<Protocol>>,
+                             public ConnectionRegistry::Member {
+ public:
+  using Socket = typename Protocol::socket;
+
+  HttpConnection(Socket socket, Router& router, ConnectionRegistry& registry,
+                 const HttpLimits& limits, const ServiceState& state);
+  ~HttpConnection() override;
+
+  void start() { read_next(); }
+  void close_when_idle() override;
+
+ private:
+  void read_next();
+  void on_read(const boost::system::error_code& ec);
+  void send(HttpReply reply);
+  void on_write(const boost::system::error_code& ec, bool keep_alive);
+  void close();
+
+  boost::beast::basic_stream<Protocol> stream_;
+  Router& router_;
+  ConnectionRegistry& registry_;
+  const HttpLimits& limits_;
+  const ServiceState& state_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  boost::beast::http::response<boost::beast::http::string_body> response_;
+  bool keep_alive_ = false;
+  bool busy_ = false;           // between a request's arrival and the end of its reply's write
+  bool close_requested_ = false;
+};
+
+extern template class HttpConnection<boost::asio::local::stream_protocol>;
+extern template class HttpConnection<boost::asio::ip::tcp>;
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,76 @@
+// One inference job, from the parsed HTTP request to the reply. Owned by a shared_ptr: the
+// connection, the model's queue and the worker's in-flight table all refer to it, and whichever
+// finishes it calls complete() exactly once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/dtype.hpp"
+#include "supervisor/http_reply.hpp"
+
+namespace infervisor::supervisor {
+
+struct ModelConfig;
+
+struct InputTensor {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<std::int64_t> shape;
+  std::span<const std::byte> data;  // into Job::body (binary) or into `converted` (JSON)
+  std::vector<std::byte> converted;
+};
+
+struct RequestedOutput {
+  std::string name;
+  bool binary = false;
+};
+
+struct InferRequest {
+  std::optional<std::string> id;       // echoed in the response
+  std::vector<InputTensor> inputs;     // in the model's input order
+  std::vector<RequestedOutput> outputs;  // empty: every output
+  bool binary_outputs_by_default = false;
+};
+
+class Job {
+ public:
+  using Completion = std::function<void(HttpReply)>;
+
+  Job(std::uint64_t id, const ModelConfig& model, std::string body, Completion completion)
+      : id_(id), model_(model), body_(std::move(body)), completion_(std::move(completion)),
+        created_(std::chrono::steady_clock::now()) {}
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  const ModelConfig& model() const noexcept { return model_; }
+  // The HTTP body stays here, at a fixed address, for as long as input spans point into it.
+  const std::string& body() const noexcept { return body_; }
+  InferRequest& request() noexcept { return request_; }
+  const InferRequest& request() const noexcept { return request_; }
+  std::chrono::steady_clock::time_point created() const noexcept { return created_; }
+
+  bool completed() const noexcept { return !completion_; }
+  void complete(HttpReply reply) {
+    if (auto completion = std::exchange(completion_, nullptr)) completion(std::move(reply));
+  }
+
+ private:
+  std::uint64_t id_;
+  const ModelConfig& model_;
+  std::string body_;
+  InferRequest request_;
+  Completion completion_;
+  std::chrono::steady_clock::time_point created_;
+};
+
+using JobPtr = std::shared_ptr<Job>;
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,292 @@
+#include "supervisor/kserve_request.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+#include "common/half.hpp"
+#include "common/shape.hpp"
+
+namespace infervisor::supervisor {
+namespace json = boost::json;
+namespace {
+
+constexpr unsigned kBadRequest = 400;
+
+const json::object& as_object(const json::value& value, std::string_view what) {
+  if (!value.is_object()) fail_request(kBadRequest, "{} must be a JSON object", what);
+  return value.get_object();
+}
+
+const json::value* find(const json::object& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &it->value();
+}
+
+std::string_view string_field(const json::object& object, std::string_view key, std::string_view what) {
+  const auto* value = find(object, key);
+  if (!value) fail_request(kBadRequest, "{} has no '{}'", what, key);
+  if (!value->is_string()) fail_request(kBadRequest, "{} '{}' must be a string", what, key);
+  return value->get_string();
+}
+
+std::optional<bool> bool_parameter(const json::object& object, std::string_view name,
+                                   std::string_view what) {
+  const auto* parameters = find(object, "parameters");
+  if (!parameters) return std::nullopt;
+  const auto& map = as_object(*parameters, fmt::format("{} parameters", what));
+  const auto* value = find(map, name);
+  if (!value) return std::nullopt;
+  if (!value->is_bool()) fail_request(kBadRequest, "{} parameter '{}' must be true or false", what, name);
+  return value->get_bool();
+}
+
+std::optional<std::uint64_t> size_parameter(const json::object& object, std::string_view name,
+                                            std::string_view what) {
+  const auto* parameters = find(object, "parameters");
+  if (!parameters) return std::nullopt;
+  const auto& map = as_object(*parameters, fmt::format("{} parameters", what));
+  const auto* value = find(map, name);
+  if (!value) return std::nullopt;
+  if (value->is_uint64()) return value->get_uint64();
+  if (value->is_int64() && value->get_int64() >= 0) return static_cast<std::uint64_t>(value->get_int64());
+  fail_request(kBadRequest, "{} parameter '{}' must be a non-negative integer", what, name);
+}
+
+// Appends JSON elements (nested arrays flattened, row-major) to `out` as `dtype` bytes.
+class ElementWriter {
+ public:
+  ElementWriter(DType dtype, std::string_view tensor, std::uint64_t expected, std::vector<std::byte>& out)
+      : dtype_(dtype), tensor_(tensor), expected_(expected), out_(out) {
+    out_.resize(expected * dtype_size(dtype));
+  }
+
+  void write(const json::value& value, int depth = 0) {
+    if (value.is_array()) {
+      if (depth > static_cast<int>(kMaxDims)) {
+        fail_request(kBadRequest, "input '{}' data is nested deeper than {} levels", tensor_, kMaxDims);
+      }
+      for (const auto& element : value.get_array()) write(element, depth + 1);
+      return;
+    }
+    if (written_ >= expected_) {
+      fail_request(kBadRequest, "input '{}' data has more than the {} elements its shape gives",
+                   tensor_, expected_);
+    }
+    std::byte* at = out_.data() + written_ * dtype_size(dtype_);
+    switch (dtype_) {
+      case DType::kBool: {
+        if (!value.is_bool()) fail_element(value, "true or false");
+        const std::uint8_t byte = value.get_bool() ? 1 : 0;
+        std::memcpy(at, &byte, 1);
+        break;
+      }
+      case DType::kUInt8: store(at, integer<std::uint8_t>(value)); break;
+      case DType::kInt8: store(at, integer<std::int8_t>(value)); break;
+      case DType::kInt16: store(at, integer<std::int16_t>(value)); break;
+      case DType::kInt32: store(at, integer<std::int32_t>(value)); break;
+      case DType::kInt64: store(at, integer<std::int64_t>(value)); break;
+      case DType::kFloat16: store(at, float_to_half(static_cast<float>(number(value)))); break;
+      case DType::kBFloat16: store(at, float_to_bfloat16(static_cast<float>(number(value)))); break;
+      case DType::kFloat32: store(at, static_cast<float>(number(value))); break;
+      case DType::kFloat64: store(at, number(value)); break;
+    }
+    ++written_;
+  }
+
+  void finish() const {
+    if (written_ != expected_) {
+      fail_request(kBadRequest, "input '{}' data has {} elements but its shape gives {}", tensor_,
+                   written_, expected_);
+    }
+  }
+
+ private:
+  template <class T>
+  static void store(std::byte* at, T value) {
+    std::memcpy(at, &value, sizeof(T));
+  }
+
+  [[noreturn]] void fail_element(const json::value& value, std::string_view wanted) const {
+    fail_request(kBadRequest, "input '{}' element {} is {} but {} data needs {}", tensor_, written_,
+                 json::serialize(value).substr(0, 40), kserve_name(dtype_), wanted);
+  }
+
+  template <class T>
+  T integer(const json::value& value) const {
+    if (value.is_int64()) {
+      const auto v = value.get_int64();
+      if (std::is_unsigned_v<T> ? (v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max())
+                                : (v >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                                   v <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))) {
+        return static_cast<T>(v);
+      }
+    } else if (value.is_uint64()) {
+      if (value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
+        return static_cast<T>(value.get_uint64());
+      }
+    }
+    fail_element(value, fmt::format("an integer in [{}, {}]", +std::numeric_limits<T>::min(),
+                                    +std::numeric_limits<T>::max()));
+  }
+
+  double number(const json::value& value) const {
+    if (value.is_double()) return value.get_double();
+    if (value.is_int64()) return static_cast<double>(value.get_int64());
+    if (value.is_uint64()) return static_cast<double>(value.get_uint64());
+    fail_element(value, "a number");
+  }
+
+  DType dtype_;
+  std::string_view tensor_;
+  std::uint64_t expected_;
+  std::uint64_t written_ = 0;
+  std::vector<std::byte>& out_;
+};
+
+std::vector<std::int64_t> parse_shape(const json::object& input, std::string_view name) {
+  const auto* shape = find(input, "shape");
+  if (!shape || !shape->is_array()) fail_request(kBadRequest, "input '{}' needs a 'shape' array", name);
+  const auto& dims = shape->get_array();
+  if (dims.size() > kMaxDims) {
+    fail_request(kBadRequest, "input '{}' has {} dimensions; at most {} are supported", name,
+                 dims.size(), kMaxDims);
+  }
+  std::vector<std::int64_t> out;
+  for (const auto& dim : dims) {
+    if (dim.is_int64() && dim.get_int64() >= 0) out.push_back(dim.get_int64());
+    else if (dim.is_uint64() && dim.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      out.push_back(static_cast<std::int64_t>(dim.get_uint64()));
+    else fail_request(kBadRequest, "input '{}' shape must hold non-negative integers", name);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::size_t> parse_header_length(std::string_view value, std::size_t body_size) {
+  std::size_t length = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc{} || end != value.data() + value.size()) {
+    fail_request(kBadRequest, "Inference-Header-Content-Length '{}' is not a number", value);
+  }
+  if (length > body_size) {
+    fail_request(kBadRequest, "Inference-Header-Content-Length {} exceeds the {}-byte body", length,
+                 body_size);
+  }
+  return length;
+}
+
+void parse_infer_request(const ModelConfig& model, std::string_view body,
+                         std::optional<std::size_t> header_length, InferRequest& out) {
+  const std::size_t json_bytes = header_length.value_or(body.size());
+  json::value document;
+  {
+    boost::system::error_code ec;
+    document = json::parse(body.substr(0, json_bytes), ec);
+    if (ec) fail_request(kBadRequest, "request body is not valid JSON: {}", ec.message());
+  }
+  const auto& root = as_object(document, "the inference request");
+  if (const auto* id = find(root, "id")) {
+    if (!id->is_string()) fail_request(kBadRequest, "request 'id' must be a string");
+    out.id = std::string(id->get_string());
+  }
+  out.binary_outputs_by_default = bool_parameter(root, "binary_data_output", "request").value_or(false);
+
+  const auto* inputs_value = find(root, "inputs");
+  if (!inputs_value || !inputs_value->is_array()) {
+    fail_request(kBadRequest, "request needs an 'inputs' array");
+  }
+  const auto& inputs = inputs_value->get_array();
+  std::vector<InputTensor> parsed(model.inputs.size());
+  std::vector<bool> seen(model.inputs.size(), false);
+  std::size_t binary_offset = json_bytes;
+
+  for (const auto& input_value : inputs) {
+    const auto& input = as_object(input_value, "each input");
+    const auto name = string_field(input, "name", "input");
+    std::size_t index = 0;
+    while (index < model.inputs.size() && model.inputs[index].name != name) ++index;
+    if (index == model.inputs.size()) {
+      fail_request(kBadRequest, "model '{}' has no input '{}'", model.name, name);
+    }
+    if (seen[index]) fail_request(kBadRequest, "input '{}' appears twice", name);
+    seen[index] = true;
+    const TensorSpec& spec = model.inputs[index];
+    InputTensor& tensor = parsed[index];
+    tensor.name = spec.name;
+
+    const auto datatype = string_field(input, "datatype", fmt::format("input '{}'", name));
+    const auto dtype = dtype_from_kserve(datatype);
+    if (!dtype) fail_request(kBadRequest, "input '{}' has unknown datatype '{}'", name, datatype);
+    if (*dtype != spec.dtype) {
+      fail_request(kBadRequest, "input '{}' has datatype {} but model '{}' expects {}", name,
+                   datatype, model.name, kserve_name(spec.dtype));
+    }
+    tensor.dtype = *dtype;
+    tensor.shape = parse_shape(input, name);
+    if (!spec.accepts(tensor.shape)) {
+      fail_request(kBadRequest, "input '{}' has shape {} but model '{}' expects {} (-1: any size)",
+                   name, shape_to_string(tensor.shape), model.name, shape_to_string(spec.dims));
+    }
+    const auto elements = checked_element_count(tensor.shape);
+    const auto bytes = checked_byte_size(tensor.dtype, tensor.shape);
+    if (!elements || !bytes) fail_request(413, "input '{}' shape {} is too large", name, shape_to_string(tensor.shape));
+
+    if (const auto binary_size = size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
+      if (!header_length) {
+        fail_request(kBadRequest,
+                     "input '{}' has binary_data_size but the request has no "
+                     "Inference-Header-Content-Length header",
+                     name);
+      }
+      if (*binary_size != *bytes) {
+        fail_request(kBadRequest, "input '{}' binary_data_size is {} but shape {} of {} needs {} bytes",
+                     name, *binary_size, shape_to_string(tensor.shape), datatype, *bytes);
+      }
+      if (*binary_size > body.size() - binary_offset) {
+        fail_request(kBadRequest, "input '{}' binary data runs past the end of the body ({} bytes left)",
+                     name, body.size() - binary_offset);
+      }
+      tensor.data = std::as_bytes(std::span(body.data() + binary_offset, *binary_size));
+      binary_offset += *binary_size;
+      if (find(input, "data")) fail_request(kBadRequest, "input '{}' has both binary data and 'data'", name);
+    } else {
+      const auto* data = find(input, "data");
+      if (!data) fail_request(kBadRequest, "input '{}' has neither 'data' nor binary_data_size", name);
+      ElementWriter writer(tensor.dtype, name, *elements, tensor.converted);
+      if (data->is_array()) writer.write(*data);
+      else writer.write(*data);  // a scalar tensor may be given as a bare value
+      writer.finish();
+      tensor.data = tensor.converted;
+    }
+  }
+  for (std::size_t i = 0; i < model.inputs.size(); ++i) {
+    if (!seen[i]) fail_request(kBadRequest, "model '{}' needs input '{}', which is missing", model.name, model.inputs[i].name);
+  }
+  if (header_length && binary_offset != body.size()) {
+    fail_request(kBadRequest, "the body has {} bytes of binary data but the inputs claim {}",
+                 body.size() - json_bytes, binary_offset - json_bytes);
+  }
+  out.inputs = std::move(parsed);
+  // Spans into `converted` survive the move (vector buffers move), spans into `body` are unaffected.
+
+  if (const auto* outputs_value = find(root, "outputs")) {
+    if (!outputs_value->is_array()) fail_request(kBadRequest, "request 'outputs' must be an array");
+    for (const auto& output_value : outputs_value->get_array()) {
+      const auto& output = as_object(output_value, "each requested output");
+      const auto name = string_field(output, "name", "requested output");
+      const bool known = std::any_of(model.outputs.begin(), model.outputs.end(),
+                                     [&](const TensorSpec& spec) { return spec.name == name; });
+      if (!known) fail_request(kBadRequest, "model '{}' has no output '{}'", model.name, name);
+      for (const auto& already : out.outputs) {
+        if (already.name == name) fail_request(kBadRequest, "output '{}' is requested twice", name);
+      }
+      const auto binary = bool_parameter(output, "binary_data", fmt::format("output '{}'", name));
+      out.outputs.push_back({std::string(name), binary.value_or(out.binary_outputs_by_default)});
+    }
+  }
+}
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,194 @@
+#include "supervisor/kserve_response.hpp"
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+
+#include "common/half.hpp"
+#include "common/shape.hpp"
+
+namespace infervisor::supervisor {
+namespace json = boost::json;
+namespace {
+
+constexpr unsigned kWorkerFault = 500;
+
+template <class T>
+T load(const std::byte* at) {
+  T value;
+  std::memcpy(&value, at, sizeof(T));
+  return value;
+}
+
+template <class Float>
+void append_float(std::string& out, Float value) {
+  // JSON has no NaN or infinity.
+  if (!std::isfinite(value)) out += "null";
+  else fmt::format_to(std::back_inserter(out), "{}", value);
+}
+
+// Appends the tensor's elements as a flat, row-major JSON array.
+void append_data(std::string& out, const shm::TensorView& tensor) {
+  out += '[';
+  const std::size_t size = dtype_size(tensor.dtype);
+  const std::size_t count = size ? tensor.data.size() / size : 0;
+  const std::byte* at = tensor.data.data();
+  for (std::size_t i = 0; i < count; ++i, at += size) {
+    if (i) out += ',';
+    auto it = std::back_inserter(out);
+    switch (tensor.dtype) {
+      case DType::kBool: out += load<std::uint8_t>(at) ? "true" : "false"; break;
+      case DType::kUInt8: fmt::format_to(it, "{}", load<std::uint8_t>(at)); break;
+      case DType::kInt8: fmt::format_to(it, "{}", load<std::int8_t>(at)); break;
+      case DType::kInt16: fmt::format_to(it, "{}", load<std::int16_t>(at)); break;
+      case DType::kInt32: fmt::format_to(it, "{}", load<std::int32_t>(at)); break;
+      case DType::kInt64: fmt::format_to(it, "{}", load<std::int64_t>(at)); break;
+      case DType::kFloat16: append_float(out, half_to_float(load<std::uint16_t>(at))); break;
+      case DType::kBFloat16: append_float(out, bfloat16_to_float(load<std::uint16_t>(at))); break;
+      case DType::kFloat32: append_float(out, load<float>(at)); break;
+      case DType::kFloat64: append_float(out, load<double>(at)); break;
+    }
+  }
+  out += ']';
+}
+
+void append_shape(std::string& out, std::span<const std::int64_t> shape) {
+  out += '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ',';
+    fmt::format_to(std::back_inserter(out), "{}", shape[i]);
+  }
+  out += ']';
+}
+
+const shm::TensorView& find_output(const shm::FrameView& frame, std::string_view name,
+                                   const ModelConfig& model) {
+  for (const auto& tensor : frame.tensors) {
+    if (tensor.name == name) return tensor;
+  }
+  fail_request(kWorkerFault, "the worker for model '{}' returned no output '{}'", model.name, name);
+}
+
+json::array tensor_metadata(const std::vector<TensorSpec>& specs) {
+  json::array out;
+  for (const auto& spec : specs) {
+    json::array shape;
+    for (const auto dim : spec.dims) shape.emplace_back(dim);
+    out.emplace_back(json::object{
+        {"name", spec.name}, {"datatype", kserve_name(spec.dtype)}, {"shape", std::move(shape)}});
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& request,
+                                const shm::FrameView& frame) {
+  struct Selected {
+    const shm::TensorView* tensor;
+    bool binary;
+  };
+  std::vector<Selected> selected;
+  if (request.outputs.empty()) {
+    for (const auto& spec : model.outputs) {
+      selected.push_back({&find_output(frame, spec.name, model), request.binary_outputs_by_default});
+    }
+  } else {
+    for (const auto& wanted : request.outputs) {
+      selected.push_back({&find_output(frame, wanted.name, model), wanted.binary});
+    }
+  }
+
+  HttpReply reply;
+  std::string& out = reply.body;
+  std::size_t binary_bytes = 0;
+  out += "{\"model_name\":";
+  out += json::serialize(json::string(model.name));
+  out += ",\"model_version\":";
+  out += json::serialize(json::string(model.version));
+  if (request.id) {
+    out += ",\"id\":";
+    out += json::serialize(json::string(*request.id));
+  }
+  out += ",\"outputs\":[";
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    const auto& tensor = *selected[i].tensor;
+    const auto* spec = [&]() -> const TensorSpec* {
+      for (const auto& each : model.outputs) {
+        if (each.name == tensor.name) return &each;
+      }
+      return nullptr;
+    }();
+    if (!spec || spec->dtype != tensor.dtype || !spec->accepts(tensor.shape())) {
+      fail_request(kWorkerFault,
+                   "the worker for model '{}' returned output '{}' as {} {}, which the model's "
+                   "declaration does not allow",
+                   model.name, tensor.name, kserve_name(tensor.dtype), shape_to_string(tensor.shape()));
+    }
+    if (i) out += ',';
+    out += "{\"name\":";
+    out += json::serialize(json::string(tensor.name));
+    out += ",\"datatype\":\"";
+    out += kserve_name(tensor.dtype);
+    out += "\",\"shape\":";
+    append_shape(out, tensor.shape());
+    if (selected[i].binary) {
+      fmt::format_to(std::back_inserter(out), ",\"parameters\":{{\"binary_data_size\":{}}}}}",
+                     tensor.data.size());
+      binary_bytes += tensor.data.size();
+    } else {
+      out += ",\"data\":";
+      append_data(out, tensor);
+      out += '}';
+    }
+  }
+  out += "]}";
+  if (binary_bytes > 0 || std::any_of(selected.begin(), selected.end(), [](const Selected& s) { return s.binary; })) {
+    reply.inference_header_length = out.size();
+    reply.content_type = "application/octet-stream";
+    out.reserve(out.size() + binary_bytes);
+    for (const auto& each : selected) {
+      if (!each.binary) continue;
+      out.append(reinterpret_cast<const char*>(each.tensor->data.data()), each.tensor->data.size());
+    }
+  }
+  return reply;
+}
+
+std::string server_metadata_json(std::string_view version) {
+  return json::serialize(json::object{
+      {"name", "infervisor"},
+      {"version", version},
+      {"extensions", json::array{"binary_tensor_data", "model_repository"}},
+  });
+}
+
+std::string model_metadata_json(const ModelConfig& model) {
+  return json::serialize(json::object{
+      {"name", model.name},
+      {"versions", json::array{json::string(model.version)}},
+      {"platform", "pytorch_libtorch"},
+      {"inputs", tensor_metadata(model.inputs)},
+      {"outputs", tensor_metadata(model.outputs)},
+  });
+}
+
+std::string repository_index_json(std::span<const ModelState> models) {
+  json::array out;
+  for (const auto& state : models) {
+    out.emplace_back(json::object{{"name", state.model->name},
+                                  {"version", state.model->version},
+                                  {"state", state.ready ? "READY" : "UNAVAILABLE"}});
+  }
+  return json::serialize(out);
+}
+
+HttpReply error_reply(unsigned status, std::string_view message) {
+  HttpReply reply;
+  reply.status = status;
+  reply.body = json::serialize(json::object{{"error", message}});
+  return reply;
+}
+
+}  // namespace infervisor::supervisor

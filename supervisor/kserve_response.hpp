@@ -1,0 +1,31 @@
+// Builds the daemon's JSON answers: inference responses (JSON tensors or the binary tensor data
+// extension) from a worker's response frame, and the metadata documents. Pure: no I/O.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "shm/frame.hpp"
+#include "supervisor/config.hpp"
+#include "supervisor/http_reply.hpp"
+#include "supervisor/job.hpp"
+
+namespace infervisor::supervisor {
+
+// Checks the frame's tensors against the model's declared outputs and what the request asked for
+// (a mismatch is a worker fault: HttpError 500), then encodes them. Tensor bytes are copied once,
+// from the ring into the reply body.
+HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& request,
+                                const shm::FrameView& frame);
+
+std::string server_metadata_json(std::string_view version);
+std::string model_metadata_json(const ModelConfig& model);
+
+struct ModelState {
+  const ModelConfig* model;
+  bool ready;
+};
+// Triton's repository index extension: [{"name", "version", "state"}].
+std::string repository_index_json(std::span<const ModelState> models);
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,79 @@
+// infervisord: serves TorchScript models through isolated worker processes.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "common/logging.hpp"
+#include "supervisor/config.hpp"
+#include "supervisor/daemon.hpp"
+#include "supervisor/shm_space.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(usage: infervisord --config FILE [--check-config]
+       infervisord --version
+
+  --config FILE    YAML configuration (socket, models, workers); see scripts/example.yaml
+  --check-config   validate FILE, print what it would start, and exit
+)";
+
+int usage_error(std::string_view message) {
+  std::fprintf(stderr, "infervisord: %.*s\n\n%.*s", static_cast<int>(message.size()), message.data(),
+               static_cast<int>(kUsage.size()), kUsage.data());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace infervisor;
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--version") {
+      std::puts("infervisord 0.1.0");
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      return 0;
+    } else {
+      return usage_error(fmt::format("unknown argument '{}'", arg));
+    }
+  }
+  if (config_path.empty()) return usage_error("--config FILE is required");
+
+  setup_logging("infervisord");
+  // Writes to a peer that has gone must fail with EPIPE, not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    auto config = supervisor::load_config(config_path);
+    spdlog::set_level(config.log_level);
+    if (check_only) {
+      for (const auto& model : config.models) {
+        std::printf("model %s: %d worker(s), ring %llu bytes each way, %zu input(s), %zu output(s)\n",
+                    model.name.c_str(), supervisor::total_instances(model),
+                    static_cast<unsigned long long>(model.ring_bytes), model.inputs.size(),
+                    model.outputs.size());
+      }
+      std::printf("socket %s; /dev/shm needed: %llu bytes\n", config.socket_path.c_str(),
+                  static_cast<unsigned long long>(supervisor::shm_bytes_needed(config)));
+      return 0;
+    }
+    supervisor::Daemon daemon(std::move(config));
+    return daemon.run();
+  } catch (const InfervisorError& error) {
+    spdlog::critical("{}", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    spdlog::critical("unexpected error: {}", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,118 @@
+#include "supervisor/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "supervisor/kserve_request.hpp"
+#include "supervisor/kserve_response.hpp"
+
+namespace infervisor::supervisor {
+namespace http = boost::beast::http;
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+HttpReply json_reply(std::string body, unsigned status = 200) {
+  HttpReply reply;
+  reply.status = status;
+  reply.body = std::move(body);
+  return reply;
+}
+
+// "/v2/models/mlp/versions/1/infer" -> {"v2", "models", "mlp", "versions", "1", "infer"}.
+std::vector<std::string_view> split_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string_view> parts;
+  while (!target.empty()) {
+    const auto slash = target.find('/');
+    const auto part = target.substr(0, slash);
+    if (!part.empty()) parts.push_back(part);
+    if (slash == std::string_view::npos) break;
+    target.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+void require_method(const HttpRequest& request, http::verb verb) {
+  if (request.method() != verb) {
+    fail_request(405, "{} is not allowed here; use {}", std::string_view(request.method_string()),
+                 std::string_view(http::to_string(verb)));
+  }
+}
+
+}  // namespace
+
+void Router::handle(HttpRequest&& request, Respond respond) {
+  try {
+    const auto parts = split_path(request.target());
+    if (parts.empty() || parts[0] != "v2") fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
+    if (parts.size() == 1) {
+      require_method(request, http::verb::get);
+      return respond(json_reply(server_metadata_json(kVersion)));
+    }
+    if (parts[1] == "health" && parts.size() == 3) {
+      require_method(request, http::verb::get);
+      if (parts[2] == "live") return respond(json_reply(R"({"live":true})"));
+      if (parts[2] == "ready") {
+        const bool ready = state_.all_models_ready() && !state_.draining();
+        return respond(json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+      }
+    }
+    if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
+      require_method(request, http::verb::post);
+      const auto states = state_.model_states();
+      return respond(json_reply(repository_index_json(states)));
+    }
+    if (parts[1] == "models" && parts.size() >= 3) {
+      ModelPool* pool = state_.find_pool(parts[2]);
+      if (!pool) fail_request(404, "no model named '{}'", parts[2]);
+      std::size_t next = 3;
+      if (parts.size() >= 5 && parts[3] == "versions") {
+        if (parts[4] != pool->model().version) {
+          fail_request(404, "model '{}' has no version '{}' (it serves version '{}')", parts[2],
+                       parts[4], pool->model().version);
+        }
+        next = 5;
+      }
+      if (parts.size() == next) {
+        require_method(request, http::verb::get);
+        return respond(json_reply(model_metadata_json(pool->model())));
+      }
+      if (parts.size() == next + 1 && parts[next] == "ready") {
+        require_method(request, http::verb::get);
+        const bool ready = pool->ready() && !state_.draining();
+        return respond(json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+      }
+      if (parts.size() == next + 1 && parts[next] == "infer") {
+        require_method(request, http::verb::post);
+        return infer(parts[2], std::move(request), std::move(respond));
+      }
+    }
+    fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
+  } catch (const HttpError& error) {
+    respond(error_reply(error.status(), error.what()));
+  }
+}
+
+void Router::infer(std::string_view model_name, HttpRequest&& request, Respond respond) {
+  ModelPool* pool = state_.find_pool(model_name);
+  JobPtr job;
+  try {
+    if (state_.draining()) fail_request(503, "the daemon is shutting down");
+    std::optional<std::size_t> header_length;
+    const auto header = request.find("Inference-Header-Content-Length");
+    if (header != request.end()) {
+      header_length = parse_header_length(header->value(), request.body().size());
+    }
+    job = std::make_shared<Job>(state_.next_job_id(), pool->model(), std::move(request.body()),
+                                std::move(respond));
+    parse_infer_request(pool->model(), job->body(), header_length, job->request());
+    pool->submit(job);
+  } catch (const HttpError& error) {
+    spdlog::debug("model '{}' job {}: refused with {}: {}", model_name, job ? job->id() : 0,
+                  error.status(), error.what());
+    if (job) job->complete(error_reply(error.status(), error.what()));
+    else respond(error_reply(error.status(), error.what()));
+  }
+}
+
+}  // namespace infervisor::supervisor

@@ -1,0 +1,32 @@
+// The daemon's Unix socket: bound and listening, its file removed again on destruction. Refuses
+// to steal the path from a live daemon; removes a stale socket file left by a dead one.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <filesystem>
+
+namespace infervisor::supervisor {
+
+class UnixSocketFile {
+ public:
+  // Creates the parent folder (0755) if needed, binds, chmods the socket 0660, listens.
+  // Throws InfervisorError with the path and the reason.
+  UnixSocketFile(boost::asio::io_context& io, std::filesystem::path path);
+  UnixSocketFile(const UnixSocketFile&) = delete;
+  UnixSocketFile& operator=(const UnixSocketFile&) = delete;
+  ~UnixSocketFile();
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // Hands the listening acceptor over (once).
+  boost::asio::local::stream_protocol::acceptor take_acceptor() { return std::move(acceptor_); }
+  // Removes the file now (when the daemon stops accepting); the destructor then does nothing.
+  void remove() noexcept;
+
+ private:
+  std::filesystem::path path_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  bool owned_ = false;
+};
+
+}  // namespace infervisor::supervisor

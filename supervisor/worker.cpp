@@ -1,0 +1,298 @@
+#include "supervisor/worker.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "shm/frame.hpp"
+#include "supervisor/kserve_response.hpp"
+#include "supervisor/worker_command.hpp"
+
+namespace infervisor::supervisor {
+namespace {
+
+unsigned status_for(shm::JobErrorKind kind) {
+  switch (kind) {
+    case shm::JobErrorKind::kBadInput:
+      return 400;
+    case shm::JobErrorKind::kModel:
+    case shm::JobErrorKind::kTooLarge:
+    case shm::JobErrorKind::kInternal:
+    case shm::JobErrorKind::kStartup:
+      return 500;
+  }
+  return 500;
+}
+
+}  // namespace
+
+Worker::Worker(boost::asio::io_context& io, const DaemonConfig& config, const ModelConfig& model,
+               WorkerIdentity identity, Events& events)
+    : io_(io),
+      config_(config),
+      model_(model),
+      identity_(identity),
+      events_(events),
+      wakeup_watch_(io),
+      exit_watch_(io),
+      timer_(io) {}
+
+Worker::~Worker() {
+  // The descriptors belong to wakeup_fd_ and process_; the watches must not close them too.
+  if (wakeup_watch_.is_open()) wakeup_watch_.release();
+  if (exit_watch_.is_open()) exit_watch_.release();
+  fail_inflight(500, "the daemon stopped the worker");
+}
+
+std::string Worker::describe() const {
+  return fmt::format("model '{}' worker {} (pid {})", model_.name, identity_.instance, pid());
+}
+
+void Worker::start() {
+  const shm::SegmentLayout layout{model_.ring_bytes, model_.ring_bytes};
+  auto channel = shm::SupervisorChannel::create(config_.shm_prefix, layout, identity_.generation);
+  if (!channel) {
+    throw InfervisorError(channel.error().code,
+                          fmt::format("model '{}' worker {}: {}", model_.name, identity_.instance,
+                                      channel.error().message));
+  }
+  channel_.emplace(std::move(*channel));
+  wakeup_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wakeup_fd_) throw InfervisorError(system_error("eventfd"));
+
+  const WorkerCommand command{config_, model_, identity_, channel_->segment.name(), wakeup_fd_.get()};
+  const int inherited[] = {wakeup_fd_.get()};
+  process_ = ChildProcess::spawn(command.executable(), command.arguments(), inherited);
+  spawned_at_ = std::chrono::steady_clock::now();
+  spdlog::info("{}: spawned on {} with {} intra-op thread(s), segment {}", describe(),
+               identity_.device.to_string(), identity_.threads, channel_->segment.name());
+
+  wakeup_watch_.assign(wakeup_fd_.get());
+  exit_watch_.assign(process_.pidfd());
+  watch_wakeups();
+  watch_exit();
+  timer_.expires_after(config_.startup_timeout);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || state_ != State::kStarting) return;
+    kill_for(fmt::format("did not report READY within {} ms", config_.startup_timeout.count()));
+  });
+}
+
+void Worker::watch_wakeups() {
+  wakeup_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                           [this](const boost::system::error_code& ec) {
+                             if (ec) return;
+                             std::uint64_t count = 0;
+                             // Resets the counter; EAGAIN just means another reader got there.
+                             [[maybe_unused]] auto n = ::read(wakeup_fd_.get(), &count, sizeof(count));
+                             poll();
+                             if (state_ != State::kExited) watch_wakeups();
+                           });
+}
+
+void Worker::watch_exit() {
+  exit_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (!ec) on_process_exit();
+                         });
+}
+
+Worker::Dispatch Worker::dispatch(const JobPtr& job) {
+  const InferRequest& request = job->request();
+  shm::SmallVector<shm::TensorLayout> layouts;
+  for (const auto& input : request.inputs) layouts.push_back({input.name, input.dtype, input.shape});
+  shm::SmallVector<std::string_view> outputs;
+  for (const auto& output : request.outputs) outputs.push_back(output.name);
+
+  auto plan = shm::plan_frame(model_.name, layouts, outputs);
+  if (!plan) throw HttpError(400, plan.error().message);
+  auto reservation = channel_->requests.try_reserve(shm::RecordType::kRequest, job->id(), plan->total_bytes);
+  if (!reservation) {
+    if (reservation.error().code == ErrorCode::kTooLarge) {
+      throw HttpError(413, fmt::format("the job's tensors need {} bytes but model '{}' takes at most "
+                                       "{} bytes per job (its ring_size)",
+                                       plan->total_bytes, model_.name,
+                                       channel_->requests.max_payload_bytes()));
+    }
+    kill_for(reservation.error().message);
+    return Dispatch::kNoRoom;
+  }
+  if (!*reservation) {
+    ring_full_ = true;
+    return Dispatch::kNoRoom;
+  }
+  const auto payloads = shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest,
+                                         job->id(), model_.name, layouts, outputs);
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    std::memcpy(payloads[i].data(), request.inputs[i].data.data(), request.inputs[i].data.size());
+  }
+  channel_->requests.commit(**reservation);
+  inflight_.emplace(job->id(), job);
+  return Dispatch::kSent;
+}
+
+std::size_t Worker::poll() {
+  if (!channel_ || state_ == State::kExited) return 0;
+  std::size_t handled = 0;
+  while (true) {
+    auto record = channel_->responses.try_peek();
+    if (!record) {
+      kill_for(fmt::format("wrote a corrupt response ring: {}", record.error().message));
+      break;
+    }
+    if (!*record) break;
+    handle_record(**record);
+    channel_->responses.release(**record);
+    ++handled;
+  }
+  if (handled > 0 && state_ == State::kReady) {
+    ring_full_ = false;
+    events_.on_worker_capacity(*this);
+  }
+  return handled;
+}
+
+void Worker::handle_record(const shm::RecordView& record) {
+  switch (record.type) {
+    case shm::RecordType::kReady:
+      if (state_ == State::kStarting) {
+        state_ = State::kReady;
+        timer_.cancel();
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - spawned_at_);
+        spdlog::info("{}: ready in {} ms ({})", describe(), elapsed.count(),
+                     std::string_view(reinterpret_cast<const char*>(record.payload.data()),
+                                      std::min<std::size_t>(record.payload.size(), 512)));
+        events_.on_worker_ready(*this);
+      }
+      return;
+    case shm::RecordType::kShutdownAck:
+      spdlog::info("{}: acknowledged shutdown", describe());
+      return;
+    case shm::RecordType::kResponse:
+    case shm::RecordType::kError:
+      handle_answer(record);
+      return;
+    default:
+      kill_for(fmt::format("sent a {} record, which workers never send",
+                           shm::record_type_name(record.type)));
+  }
+}
+
+void Worker::handle_answer(const shm::RecordView& record) {
+  if (record.type == shm::RecordType::kError && record.job_id == 0) {
+    const auto error = shm::decode_error_payload(record.payload);
+    failure_ = error ? std::string(error->message) : error.error().message;
+    spdlog::error("{}: {}", describe(), failure_);
+    return;
+  }
+  const auto it = inflight_.find(record.job_id);
+  if (it == inflight_.end()) {
+    spdlog::warn("{}: answer for job {}, which is not in flight; dropped", describe(), record.job_id);
+    return;
+  }
+  JobPtr job = std::move(it->second);
+  inflight_.erase(it);
+  if (record.type == shm::RecordType::kError) {
+    const auto error = shm::decode_error_payload(record.payload);
+    if (!error) {
+      job->complete(error_reply(500, fmt::format("worker sent an unreadable error: {}", error.error().message)));
+      return;
+    }
+    spdlog::warn("{}: job {} failed: {}", describe(), job->id(), error->message);
+    job->complete(error_reply(status_for(error->kind), error->message));
+    return;
+  }
+  const auto frame = shm::decode_frame(record.payload, record.job_id);
+  if (!frame) {
+    spdlog::error("{}: job {}: corrupt response frame: {}", describe(), job->id(), frame.error().message);
+    job->complete(error_reply(500, fmt::format("the worker sent a corrupt response: {}", frame.error().message)));
+    return;
+  }
+  try {
+    job->complete(encode_infer_response(model_, job->request(), *frame));
+  } catch (const HttpError& error) {
+    spdlog::error("{}: job {}: {}", describe(), job->id(), error.what());
+    job->complete(error_reply(error.status(), error.what()));
+  }
+}
+
+void Worker::request_shutdown(std::chrono::milliseconds timeout) {
+  if (state_ == State::kExited || state_ == State::kStopping) return;
+  state_ = State::kStopping;
+  // Every ring write so far is ahead of the sentinel, and the ring is FIFO: the worker answers
+  // them all before it sees it. The sentinel needs only a header's room; a full ring clears as
+  // the worker answers, so wait a little for it.
+  auto reservation = channel_->requests.reserve(shm::RecordType::kShutdown, 0, 0, shm::SpinPolicy{},
+                                                shm::Clock::now() + std::chrono::milliseconds(100));
+  if (reservation) {
+    channel_->requests.commit(*reservation);
+  } else {
+    spdlog::warn("{}: cannot send the shutdown sentinel ({}); killing it", describe(),
+                 reservation.error().message);
+    process_.signal(SIGKILL);
+    return;
+  }
+  timer_.expires_after(timeout);
+  timer_.async_wait([this, timeout](const boost::system::error_code& ec) {
+    if (ec || state_ == State::kExited) return;
+    spdlog::warn("{}: no exit within {} ms of the shutdown sentinel; sending SIGKILL", describe(),
+                 timeout.count());
+    process_.signal(SIGKILL);
+  });
+}
+
+bool Worker::arm_parking() noexcept {
+  if (!channel_ || state_ == State::kExited) return true;
+  auto& responses = channel_->responses;
+  parked_ = shm::arm_parking(responses.data_slot(), [&] { return responses.has_data_hint(); });
+  return parked_;
+}
+
+void Worker::disarm_parking() noexcept {
+  if (parked_) shm::disarm_parking(channel_->responses.data_slot());
+  parked_ = false;
+}
+
+void Worker::on_process_exit() {
+  const auto status = process_.try_reap();
+  if (!status) {
+    // pidfd readable means exited; the reap can only lag. Look again shortly.
+    watch_exit();
+    return;
+  }
+  // Answers it wrote before it died are still good.
+  poll();
+  const State was = state_;
+  state_ = State::kExited;
+  timer_.cancel();
+  wakeup_watch_.cancel();
+  std::string reason = describe_wait_status(*status);
+  if (!failure_.empty()) reason = fmt::format("{} ({})", failure_, reason);
+  if (was == State::kStopping && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+    spdlog::info("{}: exited cleanly", describe());
+  } else {
+    spdlog::error("{}: {}", describe(), reason);
+  }
+  fail_inflight(500, fmt::format("{} {} while running this job", describe(), reason));
+  events_.on_worker_exit(*this, reason);
+}
+
+void Worker::fail_inflight(unsigned status, const std::string& reason) {
+  auto jobs = std::move(inflight_);
+  inflight_.clear();
+  for (auto& [id, job] : jobs) {
+    spdlog::error("model '{}' job {}: {}", model_.name, id, reason);
+    job->complete(error_reply(status, reason));
+  }
+}
+
+void Worker::kill_for(const std::string& reason) {
+  if (failure_.empty()) failure_ = reason;
+  spdlog::error("{}: {}; killing it", describe(), reason);
+  process_.signal(SIGKILL);
+}
+
+}  // namespace infervisor::supervisor

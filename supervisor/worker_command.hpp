@@ -1,0 +1,32 @@
+// The command line a worker is started with: the one contract between infervisord and
+// infervisor-worker besides the segment layout.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor/config.hpp"
+
+namespace infervisor::supervisor {
+
+struct WorkerIdentity;
+
+class WorkerCommand {
+ public:
+  WorkerCommand(const DaemonConfig& config, const ModelConfig& model, const WorkerIdentity& identity,
+                std::string_view segment_name, int wakeup_fd);
+
+  const std::filesystem::path& executable() const noexcept { return executable_; }
+  const std::vector<std::string>& arguments() const noexcept { return arguments_; }
+
+ private:
+  std::filesystem::path executable_;
+  std::vector<std::string> arguments_;
+};
+
+// config.worker_path if set, else infervisor-worker beside the running infervisord.
+std::filesystem::path worker_executable(const DaemonConfig& config);
+
+}  // namespace infervisor::supervisor
