@@ -1,0 +1,111 @@
+#include "worker/job_handler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "worker/input_binding.hpp"
+#include "worker/output_binding.hpp"
+
+namespace infervisor::worker {
+
+JobHandler::JobHandler(const ModelOptions& model, const ModelRunner& runner,
+                       shm::RingReader& requests, ReplyWriter& replies, std::string who) noexcept
+    : model_(model),
+      runner_(runner),
+      requests_(requests),
+      replies_(replies),
+      who_(std::move(who)) {}
+
+std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& record) {
+  using shm::JobErrorKind;
+  const auto frame = shm::decode_frame(record.payload, record.job_id);
+  if (!frame) {
+    return reject(record, JobErrorKind::kBadInput,
+                  fmt::format("malformed request frame: {}", frame.error().message));
+  }
+  if (frame->kind != shm::FrameKind::kRequest) {
+    return reject(record, JobErrorKind::kBadInput, "the request record holds a response frame");
+  }
+  if (frame->model_name != model_.name) {
+    return reject(record, JobErrorKind::kBadInput,
+                  fmt::format("the request is for model '{}' but this worker serves '{}'",
+                              frame->model_name, model_.name));
+  }
+  const auto inputs = bind_inputs(model_.inputs, frame->tensors);
+  if (!inputs) return reject(record, JobErrorKind::kBadInput, inputs.error().message);
+  // Checked before forward(): a request for an unknown output must not cost a model run.
+  const auto selected = select_outputs(model_.outputs, frame->output_names);
+  if (!selected) return reject(record, JobErrorKind::kBadInput, selected.error().message);
+
+  Forward forward = runner_.forward(*inputs);
+  if (!forward.ok()) {
+    return reject(record, JobErrorKind::kModel,
+                  fmt::format("model {} raised: {}", model_.path, forward.error()));
+  }
+  const auto bound = bind_outputs(model_.outputs, forward.kind(), forward.outputs());
+  if (!bound) {
+    return reject(record, JobErrorKind::kModel,
+                  fmt::format("model {}: {}", model_.path, bound.error().message));
+  }
+  std::vector<std::size_t> fetched;  // ModelOutput index of each answered output, in answer order
+  std::vector<shm::TensorLayout> layouts;
+  for (const std::size_t spec_index : *selected) {
+    const std::size_t output = (*bound)[spec_index];
+    fetched.push_back(output);
+    layouts.push_back({model_.outputs[spec_index].name, model_.outputs[spec_index].dtype,
+                       forward.outputs()[output].shape});
+  }
+  if (!forward.fetch(fetched)) {
+    return reject(record, JobErrorKind::kModel,
+                  fmt::format("model {}: {}", model_.path, forward.error()));
+  }
+  const auto plan = shm::plan_frame(model_.name, layouts, {});
+  if (!plan) {
+    return reject(record, JobErrorKind::kInternal,
+                  fmt::format("cannot lay out the response: {}", plan.error().message));
+  }
+  auto answer = replies_.reserve(shm::RecordType::kResponse, record.job_id, plan->total_bytes);
+  if (!answer && answer.error().code == ErrorCode::kTooLarge) {
+    return reject(record, JobErrorKind::kTooLarge,
+                  fmt::format("the outputs need a {}-byte response but the response ring carries "
+                              "at most {} bytes",
+                              plan->total_bytes, replies_.max_payload_bytes()));
+  }
+  if (answer) {
+    const auto payloads = shm::write_frame(answer->payload, *plan, shm::FrameKind::kResponse,
+                                           record.job_id, model_.name, layouts, {});
+    for (std::size_t i = 0; i < fetched.size(); ++i) {
+      const auto bytes = forward.host_bytes(fetched[i]);
+      // Sizes agree (dtype and shape were checked); min() keeps a bug from writing past the span.
+      const std::size_t count = std::min(bytes.size(), payloads[i].size());
+      if (count != 0) std::memcpy(payloads[i].data(), bytes.data(), count);
+    }
+  }
+  return finish(record, answer);
+}
+
+std::optional<ExitStatus> JobHandler::reject(const shm::RecordView& record, shm::JobErrorKind kind,
+                                             std::string_view message) {
+  const auto level =
+      kind == shm::JobErrorKind::kBadInput ? spdlog::level::warn : spdlog::level::err;
+  spdlog::log(level, "{} job {}: {}", who_, record.job_id, message);
+  return finish(record, replies_.prepare_error(record.job_id, kind, message));
+}
+
+std::optional<ExitStatus> JobHandler::finish(const shm::RecordView& record,
+                                             const Result<shm::Reservation>& answer) {
+  if (!answer) {
+    spdlog::error("{} job {}: cannot answer: {}", who_, record.job_id, answer.error().message);
+    return answer.error().code == ErrorCode::kPeerGone ? ExitStatus::kSupervisorGone
+                                                       : ExitStatus::kChannelCorrupt;
+  }
+  requests_.release(record);
+  replies_.commit(*answer);
+  return std::nullopt;
+}
+
+}  // namespace infervisor::worker

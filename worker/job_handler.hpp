@@ -1,0 +1,49 @@
+// One REQUEST record in, one RESPONSE or ERROR record out: decode the frame, check the inputs,
+// run the model on the ring's bytes in place, and write the outputs the request asked for.
+//
+// Ordering, for every answer: the outputs are copied into the response record first (they may
+// alias the request's bytes), then the request record is released, then the answer is
+// committed. The supervisor retries dispatch when an answer arrives, so by then the request's
+// room must already be free.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shm/frame.hpp"
+#include "shm/ring.hpp"
+#include "worker/exit_status.hpp"
+#include "worker/model_runner.hpp"
+#include "worker/reply_writer.hpp"
+#include "worker/worker_options.hpp"
+
+namespace infervisor::worker {
+
+class JobHandler {
+ public:
+  // `who` names the model and worker in log lines ("model mlp, worker 2 (pid 4242)").
+  JobHandler(const ModelOptions& model, const ModelRunner& runner, shm::RingReader& requests,
+             ReplyWriter& replies, std::string who) noexcept;
+
+  // Answers a REQUEST record and releases it. An exit status means the worker must stop: the
+  // supervisor died or corrupted the response ring.
+  std::optional<ExitStatus> handle_request(const shm::RecordView& record);
+
+  // Answers `record` with an ERROR record of `kind` (and logs it), releasing the record.
+  std::optional<ExitStatus> reject(const shm::RecordView& record, shm::JobErrorKind kind,
+                                   std::string_view message);
+
+ private:
+  // Releases the request and commits the answer reserved for it.
+  std::optional<ExitStatus> finish(const shm::RecordView& record,
+                                   const Result<shm::Reservation>& answer);
+
+  const ModelOptions& model_;
+  const ModelRunner& runner_;
+  shm::RingReader& requests_;
+  ReplyWriter& replies_;
+  std::string who_;
+};
+
+}  // namespace infervisor::worker

@@ -1,0 +1,109 @@
+// infervisor-worker: one isolated process serving one TorchScript model over a shared-memory
+// channel. The supervisor spawns it (see worker_options.hpp for the command line and
+// exit_status.hpp for what its exit status means).
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <span>
+#include <string>
+
+#include "common/logging.hpp"
+#include "shm/channel.hpp"
+#include "worker/exit_status.hpp"
+#include "worker/job_handler.hpp"
+#include "worker/model_startup.hpp"
+#include "worker/parent_watch.hpp"
+#include "worker/reply_writer.hpp"
+#include "worker/serve_loop.hpp"
+#include "worker/worker_options.hpp"
+
+namespace infervisor::worker {
+namespace {
+
+std::string join(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const auto& problem : problems)
+    out += (out.empty() ? "" : "; ") + problem;
+  return out;
+}
+
+// Reports a start-up failure through the ring, where the supervisor shows it to the user.
+ExitStatus fail_startup(ReplyWriter& replies, std::string_view who, std::string_view message) {
+  spdlog::error("{} job 0: start-up failed: {}", who, message);
+  auto record = replies.prepare_error(0, shm::JobErrorKind::kStartup, message);
+  if (!record) {
+    spdlog::error("{} job 0: cannot report the start-up failure: {}", who, record.error().message);
+  } else {
+    replies.commit(*record);
+  }
+  return ExitStatus::kStartupFailed;
+}
+
+ExitStatus run(std::span<char* const> args) {
+  const WorkerOptions options = parse_worker_options(args);
+  const ChannelOptions& channel_options = options.channel;
+  // Before anything else: a worker must never outlive its supervisor. Without a parseable pid
+  // the check below cannot run, but the worker exits right after logging anyway.
+  if (channel_options.supervisor_pid != 0 &&
+      !tie_lifetime_to_parent(channel_options.supervisor_pid)) {
+    return ExitStatus::kSupervisorGone;
+  }
+  setup_logging("infervisor-worker", channel_options.log_level);
+  const std::string who = fmt::format("model {}, worker {} (pid {})",
+                                      options.model.name.empty() ? "?" : options.model.name,
+                                      channel_options.instance, ::getpid());
+  if (!options.channel_problems.empty()) {
+    spdlog::error("{} job 0: unusable command line: {}", who, join(options.channel_problems));
+    return ExitStatus::kNoChannel;
+  }
+
+  auto channel = shm::WorkerChannel::open(
+      channel_options.segment, {channel_options.generation, channel_options.supervisor_pid},
+      channel_options.wakeup_fd);
+  if (!channel) {
+    spdlog::error("{} job 0: cannot open the channel: {}", who, channel.error().message);
+    return ExitStatus::kNoChannel;
+  }
+  const shm::SpinPolicy policy{channel_options.spin, std::chrono::milliseconds(100)};
+  ReplyWriter replies(channel->responses, policy, channel_options.supervisor_pid);
+
+  if (!options.model_problems.empty()) {
+    return fail_startup(replies, who,
+                        fmt::format("bad worker command line: {}", join(options.model_problems)));
+  }
+  const ModelOptions& model = options.model;
+  if (!ModelRunner::configure_threads(model.threads)) {
+    return fail_startup(replies, who,
+                        fmt::format("libtorch refused {} intra-op threads", model.threads));
+  }
+  auto started = start_model(model);
+  if (!started) return fail_startup(replies, who, started.error().message);
+
+  const auto ready = fmt::format("torch {}, device {}, {} intra-op thread{}, warm-up {:.1f} ms",
+                                 ModelRunner::torch_version(), model.device, model.threads,
+                                 model.threads == 1 ? "" : "s", started->warm_up.count());
+  if (const auto sent = replies.send(shm::RecordType::kReady, 0, ready); !sent) {
+    spdlog::error("{} job 0: cannot report READY: {}", who, sent.error().message);
+    return sent.error().code == ErrorCode::kPeerGone ? ExitStatus::kSupervisorGone
+                                                     : ExitStatus::kChannelCorrupt;
+  }
+  spdlog::info("{}: ready ({})", who, ready);
+
+  JobHandler jobs(model, started->runner, channel->requests, replies, who);
+  ServeContext context{
+      channel->requests, replies, jobs, policy, channel_options.supervisor_pid, who};
+  return serve(context);
+}
+
+}  // namespace
+}  // namespace infervisor::worker
+
+int main(int argc, char** argv) {
+  using namespace infervisor::worker;
+  try {
+    return exit_code(run(std::span<char* const>(argv + 1, static_cast<std::size_t>(argc - 1))));
+  } catch (const std::exception& error) {
+    spdlog::critical("infervisor-worker: unexpected exception: {}", error.what());
+    return exit_code(ExitStatus::kInternalError);
+  }
+}

@@ -1,0 +1,157 @@
+// infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow] [--seed N]
+//
+// Writes a small TorchScript model built with libtorch's C++ API, so that neither the build nor
+// the tests need Python. `mlp` is the example model the documentation and benchmarks use; the
+// others exist to exercise the worker:
+//   mlp       x FP32 [-1,256] -> y FP32 [-1,256]: Linear(256,256) -> ReLU -> Linear(256,256)
+//   identity  returns its input unchanged (any dtype, any shape)
+//   tuple     returns (x * 2, x + 1)
+//   dict      returns {"twice": x * 2, "plus_one": x + 1}
+//   faulty    raises when the input's first element is negative, else returns x * 3
+//   slow      runs N rounds of a 256x256 matrix product (~0.5-1 ms each on one core), where N is
+//             the input's first element, then returns x: a job that can be made to last
+//
+// Built with libtorch's flags like model_runner.cpp, so it uses only libtorch and the standard
+// library (see model_runner.hpp on the ABI).
+#include <torch/script.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+namespace {
+
+constexpr std::int64_t kWidth = 256;
+
+// splitmix64: weights must be the same on every host and every libtorch version, which torch's
+// own generators do not promise.
+class WeightStream {
+ public:
+  explicit WeightStream(std::uint64_t seed) : state_(seed) {}
+
+  // Uniform in [-bound, bound), like torch.nn.Linear's default initialisation.
+  float next(float bound) {
+    state_ += 0x9e3779b97f4a7c15ULL;
+    std::uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    const double unit = static_cast<double>(z >> 11) * 0x1.0p-53;
+    return static_cast<float>((2.0 * unit - 1.0) * bound);
+  }
+
+  torch::Tensor tensor(std::initializer_list<std::int64_t> shape, float bound) {
+    torch::Tensor out = torch::empty(shape, torch::kFloat32);
+    float* data = out.data_ptr<float>();
+    for (std::int64_t i = 0; i < out.numel(); ++i)
+      data[i] = next(bound);
+    return out;
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+void add_linear(torch::jit::Module& module, WeightStream& weights, const std::string& suffix) {
+  const float bound = 1.0f / std::sqrt(static_cast<float>(kWidth));
+  module.register_parameter("weight" + suffix, weights.tensor({kWidth, kWidth}, bound), false);
+  module.register_parameter("bias" + suffix, weights.tensor({kWidth}, bound), false);
+}
+
+torch::jit::Module build(std::string_view kind, std::uint64_t seed) {
+  torch::jit::Module module("infervisor_" + std::string(kind));
+  WeightStream weights(seed);
+  if (kind == "mlp") {
+    add_linear(module, weights, "1");
+    add_linear(module, weights, "2");
+    module.define(R"(
+def forward(self, x):
+    hidden = torch.relu(torch.linear(x, self.weight1, self.bias1))
+    return torch.linear(hidden, self.weight2, self.bias2)
+)");
+  } else if (kind == "identity") {
+    module.define(R"(
+def forward(self, x):
+    return x
+)");
+  } else if (kind == "tuple") {
+    module.define(R"(
+def forward(self, x):
+    return x * 2, x + 1
+)");
+  } else if (kind == "dict") {
+    module.define(R"(
+def forward(self, x):
+    return {"twice": x * 2, "plus_one": x + 1}
+)");
+  } else if (kind == "faulty") {
+    module.define(R"(
+def forward(self, x):
+    assert bool(x.flatten()[0] >= 0), "faulty model: the first input element is negative"
+    return x * 3
+)");
+  } else if (kind == "slow") {
+    module.register_buffer("work", weights.tensor({kWidth, kWidth}, 1.0f / kWidth));
+    module.define(R"(
+def forward(self, x):
+    rounds = int(x.flatten()[0])
+    acc = self.work
+    for _ in range(rounds):
+        acc = torch.tanh(torch.mm(acc, self.work))
+    return x + acc.sum() * 0
+)");
+  } else {
+    throw std::invalid_argument("unknown --kind '" + std::string(kind) +
+                                "' (expected mlp, identity, tuple, dict, faulty or slow)");
+  }
+  module.eval();
+  return module;
+}
+
+int usage(std::string_view problem) {
+  std::cerr << "infervisor-make-example: " << problem << "\n"
+            << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow]"
+               " [--seed N]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string out;
+  std::string kind = "mlp";
+  std::uint64_t seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "--kind" || arg == "--seed") && i + 1 >= argc) {
+      return usage(std::string(arg) + " needs a value");
+    }
+    if (arg == "--kind") {
+      kind = argv[++i];
+    } else if (arg == "--seed") {
+      char* end = nullptr;
+      seed = std::strtoull(argv[++i], &end, 10);
+      if (*end != '\0') return usage("--seed needs a non-negative integer");
+    } else if (!arg.starts_with("--") && out.empty()) {
+      out = arg;
+    } else {
+      return usage("unexpected argument '" + std::string(arg) + "'");
+    }
+  }
+  if (out.empty()) return usage("no output file given");
+  try {
+    build(kind, seed).save(out);
+  } catch (const c10::Error& error) {
+    std::cerr << "infervisor-make-example: cannot build the " << kind
+              << " model: " << error.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "infervisor-make-example: cannot build the " << kind << " model into " << out
+              << ": " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,107 @@
+// One TorchScript model loaded in this process, behind a header that does not include libtorch.
+//
+// model_runner.cpp is the worker's only translation unit that includes libtorch (each one costs
+// about 35 s to compile). It is also an ABI firewall: it is built with libtorch's compile flags,
+// which may select the pre-C++11 libstdc++ ABI (-D_GLIBCXX_USE_CXX11_ABI=0, older pip wheels),
+// while the rest of the project uses the default. So only types whose layout does not depend on
+// that ABI cross this header: string_view, span, vector of trivial types, unique_ptr, and
+// common/dtype.hpp's enum. Never std::string, never a type that holds one (TensorSpec, Error).
+// Messages come back as string_views into storage the object owns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "common/dtype.hpp"
+
+namespace infervisor::worker {
+
+// A tensor handed to the model: bytes in this process's memory (often the request ring), which
+// the model only reads. `data` holds exactly element_count(shape) * dtype_size(dtype) bytes.
+struct InputTensor {
+  DType dtype = DType::kFloat32;
+  std::span<const std::int64_t> shape;
+  std::span<const std::byte> data;
+};
+
+// The shapes a model's forward() may return that the worker understands.
+enum class ReturnKind { kTensor, kSequence, kDict };
+
+// One tensor a forward call returned, described before its bytes are fetched.
+struct ModelOutput {
+  std::string_view key;          // the Dict key; empty for a bare tensor or a tuple/list element
+  std::optional<DType> dtype;    // nullopt: a torch dtype the protocol cannot carry
+  std::string_view torch_dtype;  // torch's own name for the dtype, for messages
+  std::span<const std::int64_t> shape;
+};
+
+// The outcome of one forward call. Owns the output tensors; every view it hands out stays valid
+// until it is destroyed. Not thread-safe; each caller owns its own.
+class Forward {
+ public:
+  Forward();
+  Forward(Forward&&) noexcept;
+  Forward& operator=(Forward&&) noexcept;
+  Forward(const Forward&) = delete;
+  Forward& operator=(const Forward&) = delete;
+  ~Forward();
+
+  // False if forward() raised or returned something other than a Tensor, a tuple or list of
+  // Tensors, or a Dict[str, Tensor]; error() says what.
+  bool ok() const noexcept;
+  std::string_view error() const noexcept;
+
+  ReturnKind kind() const noexcept;
+  std::span<const ModelOutput> outputs() const noexcept;
+
+  // Makes the listed outputs contiguous host memory (a copy from the device, or none at all when
+  // the tensor already is: an output may then alias an input's bytes). False, with error(), if
+  // the copy fails.
+  bool fetch(std::span<const std::size_t> indices);
+  // Output `index`'s bytes in C order; only for indices fetched successfully.
+  std::span<const std::byte> host_bytes(std::size_t index) const noexcept;
+
+  struct State;
+
+ private:
+  friend class ModelRunner;
+  std::unique_ptr<State> state_;
+};
+
+class ModelRunner {
+ public:
+  // Sizes libtorch's thread pools. Call once, before any other torch work in the process: the
+  // inter-op pool can be sized only before it starts. False if libtorch refused.
+  static bool configure_threads(int intra_op_threads) noexcept;
+  // "2.11.0": the libtorch this binary was built against.
+  static std::string_view torch_version() noexcept;
+
+  // Loads the TorchScript file onto `device` ("cpu" or "cuda:N") and puts it in eval mode.
+  // Check ok(); on failure error() says what went wrong (callers name the file).
+  static ModelRunner load(std::string_view path, std::string_view device);
+
+  ModelRunner(ModelRunner&&) noexcept;
+  ModelRunner& operator=(ModelRunner&&) noexcept;
+  ModelRunner(const ModelRunner&) = delete;
+  ModelRunner& operator=(const ModelRunner&) = delete;
+  ~ModelRunner();
+
+  bool ok() const noexcept;
+  std::string_view error() const noexcept;
+
+  // Runs forward() in inference mode with `inputs` as positional arguments, moved to the model's
+  // device first. Safe to call from several threads at once: each call gets its own Forward.
+  Forward forward(std::span<const InputTensor> inputs) const;
+
+  struct State;
+
+ private:
+  ModelRunner();
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace infervisor::worker

@@ -1,0 +1,63 @@
+#include "worker/serve_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "worker/parent_watch.hpp"
+
+namespace infervisor::worker {
+namespace {
+
+// An idle worker wakes this often to check that its supervisor still lives.
+constexpr auto kLivenessInterval = std::chrono::seconds(1);
+
+}  // namespace
+
+ExitStatus serve(ServeContext& context) {
+  while (true) {
+    const auto record =
+        context.requests.peek(context.policy, shm::Clock::now() + kLivenessInterval);
+    if (!record) {
+      if (record.error().code != ErrorCode::kTimeout) {
+        spdlog::error("{}: the request ring is corrupt: {}", context.who, record.error().message);
+        return ExitStatus::kChannelCorrupt;
+      }
+      if (!parent_alive(context.supervisor)) {
+        spdlog::error("{}: the supervisor (pid {}) is gone; exiting", context.who,
+                      context.supervisor);
+        return ExitStatus::kSupervisorGone;
+      }
+      continue;
+    }
+    switch (record->type) {
+      case shm::RecordType::kRequest:
+        if (const auto stop = context.jobs.handle_request(*record)) return *stop;
+        break;
+      case shm::RecordType::kShutdown: {
+        context.requests.release(*record);
+        if (const auto sent =
+                context.replies.send(shm::RecordType::kShutdownAck, record->job_id, {});
+            !sent) {
+          spdlog::error("{}: cannot acknowledge the shutdown: {}", context.who,
+                        sent.error().message);
+          return sent.error().code == ErrorCode::kPeerGone ? ExitStatus::kSupervisorGone
+                                                           : ExitStatus::kChannelCorrupt;
+        }
+        spdlog::info("{}: shut down on request", context.who);
+        return ExitStatus::kShutdown;
+      }
+      default: {
+        const auto message = fmt::format(
+            "a {} record arrived on the request ring, which carries "
+            "only REQUEST and SHUTDOWN records",
+            shm::record_type_name(record->type));
+        if (const auto stop = context.jobs.reject(*record, shm::JobErrorKind::kInternal, message)) {
+          return *stop;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace infervisor::worker

@@ -1,0 +1,29 @@
+// The worker's main loop: wait for a record on the request ring, answer it, repeat, until the
+// SHUTDOWN record, the supervisor's death or a corrupt ring ends it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string_view>
+
+#include "shm/ring.hpp"
+#include "worker/exit_status.hpp"
+#include "worker/job_handler.hpp"
+#include "worker/reply_writer.hpp"
+
+namespace infervisor::worker {
+
+struct ServeContext {
+  shm::RingReader& requests;
+  ReplyWriter& replies;
+  JobHandler& jobs;
+  shm::SpinPolicy policy;
+  pid_t supervisor = 0;
+  std::string_view who;  // for log lines
+};
+
+// The ring is FIFO, so when SHUTDOWN arrives every earlier request has been answered: the worker
+// acknowledges it and returns kShutdown.
+ExitStatus serve(ServeContext& context);
+
+}  // namespace infervisor::worker
