@@ -180,6 +180,10 @@ std::optional<std::size_t> parse_header_length(std::string_view value, std::size
 
 void parse_infer_request(const ModelConfig& model, std::string_view body,
                          std::optional<std::size_t> header_length, InferRequest& out) {
+  if (header_length && *header_length > body.size()) {
+    fail_request(kBadRequest, "Inference-Header-Content-Length {} exceeds the {}-byte body",
+                 *header_length, body.size());
+  }
   const std::size_t json_bytes = header_length.value_or(body.size());
   json::value document;
   {
