@@ -59,11 +59,12 @@ step "stopping infervisord with SIGTERM"
 kill -TERM "$daemon_pid"
 status=0
 wait "$daemon_pid" || status=$?
+stopped_pid=$daemon_pid
 daemon_pid=""
 echo "infervisord exited with status $status"
 echo "--- daemon log ---"
 cat "$work/daemon.log"
-leftovers=$(ls /dev/shm | grep '^infervisor\.' || true)
+leftovers=$(ls /dev/shm | grep "^infervisor\.$stopped_pid\." || true)
 [[ -e $INFERVISOR_SOCKET ]] && { echo "socket file left behind" >&2; exit 1; }
 [[ -n $leftovers ]] && { echo "segments left in /dev/shm: $leftovers" >&2; exit 1; }
 [[ $status -eq 0 ]] || exit "$status"
