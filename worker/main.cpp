@@ -43,15 +43,20 @@ ExitStatus run(std::span<char* const> args) {
   const WorkerOptions options = parse_worker_options(args);
   const ChannelOptions& channel_options = options.channel;
   // Before anything else: a worker must never outlive its supervisor. Without a parseable pid
-  // the check below cannot run, but the worker exits right after logging anyway.
-  if (channel_options.supervisor_pid != 0 &&
-      !tie_lifetime_to_parent(channel_options.supervisor_pid)) {
-    return ExitStatus::kSupervisorGone;
-  }
+  // there is nothing to check, but the worker exits below after logging anyway.
+  const bool supervisor_alive =
+      channel_options.supervisor_pid == 0 || tie_lifetime_to_parent(channel_options.supervisor_pid);
   setup_logging("infervisor-worker", channel_options.log_level);
   const std::string who = fmt::format("model {}, worker {} (pid {})",
                                       options.model.name.empty() ? "?" : options.model.name,
                                       channel_options.instance, ::getpid());
+  if (!supervisor_alive) {
+    spdlog::error(
+        "{} job 0: the parent (pid {}) is not the supervisor (pid {}): it died before "
+        "the worker started",
+        who, ::getppid(), channel_options.supervisor_pid);
+    return ExitStatus::kSupervisorGone;
+  }
   if (!options.channel_problems.empty()) {
     spdlog::error("{} job 0: unusable command line: {}", who, join(options.channel_problems));
     return ExitStatus::kNoChannel;

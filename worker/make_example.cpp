@@ -7,9 +7,12 @@
 //   identity  returns its input unchanged (any dtype, any shape)
 //   tuple     returns (x * 2, x + 1)
 //   dict      returns {"twice": x * 2, "plus_one": x + 1}
-//   faulty    raises when the input's first element is negative, else returns x * 3
-//   slow      runs N rounds of a 256x256 matrix product (~0.5-1 ms each on one core), where N is
-//             the input's first element, then returns x: a job that can be made to last
+//   faulty    raises (a failed assert) when the input's first element is negative, else returns
+//             x * 3
+//   slow      runs N rounds of a 128x128 matrix product and tanh, where N is the input's first
+//             element, then returns x: a job that lasts as long as a test needs (a round takes
+//             0.1-2 ms on one core, depending on the host and its BLAS; no TorchScript op reads
+//             the clock, so "N ms" cannot be promised)
 //
 // Built with libtorch's flags like model_runner.cpp, so it uses only libtorch and the standard
 // library (see model_runner.hpp on the ABI).
@@ -25,6 +28,7 @@
 namespace {
 
 constexpr std::int64_t kWidth = 256;
+constexpr std::int64_t kSlowWidth = 128;
 
 // splitmix64: weights must be the same on every host and every libtorch version, which torch's
 // own generators do not promise.
@@ -94,7 +98,7 @@ def forward(self, x):
     return x * 3
 )");
   } else if (kind == "slow") {
-    module.register_buffer("work", weights.tensor({kWidth, kWidth}, 1.0f / kWidth));
+    module.register_buffer("work", weights.tensor({kSlowWidth, kSlowWidth}, 1.0f / kSlowWidth));
     module.define(R"(
 def forward(self, x):
     rounds = int(x.flatten()[0])

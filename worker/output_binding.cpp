@@ -10,16 +10,9 @@
 namespace infervisor::worker {
 namespace {
 
-std::string_view return_kind_name(ReturnKind kind) noexcept {
-  switch (kind) {
-    case ReturnKind::kTensor:
-      return "a Tensor";
-    case ReturnKind::kSequence:
-      return "a tuple or list";
-    case ReturnKind::kDict:
-      return "a Dict";
-  }
-  return "?";
+std::string describe_return(ReturnKind kind, std::size_t count) {
+  if (kind == ReturnKind::kTensor) return "a single Tensor";
+  return fmt::format("a tuple or list of {} Tensors", count);
 }
 
 Result<void> check_output(const TensorSpec& spec, const ModelOutput& output) {
@@ -69,9 +62,8 @@ Result<std::vector<std::size_t>> bind_outputs(std::span<const TensorSpec> specs,
   } else {
     if (outputs.size() != specs.size()) {
       return make_error(ErrorCode::kModel,
-                        "forward() returns {} of {} tensor(s) but the config declares {} output(s) "
-                        "({})",
-                        return_kind_name(kind), outputs.size(), specs.size(), spec_names(specs));
+                        "forward() returns {} but the config declares {} outputs ({})",
+                        describe_return(kind, outputs.size()), specs.size(), spec_names(specs));
     }
     for (std::size_t i = 0; i < specs.size(); ++i)
       bound.push_back(i);

@@ -1,0 +1,116 @@
+#include "worker/reference_bench.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
+#include <chrono>
+#include <thread>
+
+#include "common/error.hpp"
+#include "worker/model_runner.hpp"
+#include "worker/owned_tensor.hpp"
+
+namespace infervisor::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One forward() plus the copy of every output to host memory; throws if either fails.
+void forward_once(const ModelRunner& runner, std::span<const InputTensor> inputs) {
+  Forward forward = runner.forward(inputs);
+  if (forward.ok()) {
+    std::vector<std::size_t> all(forward.outputs().size());
+    for (std::size_t i = 0; i < all.size(); ++i)
+      all[i] = i;
+    if (forward.fetch(all)) return;
+  }
+  throw InfervisorError(ErrorCode::kModel, fmt::format("forward() failed: {}", forward.error()));
+}
+
+std::string quoted(std::string_view text) {
+  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+}
+
+double percentile(const std::vector<double>& sorted, double fraction) {
+  const auto rank =
+      static_cast<std::size_t>(fraction * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(rank, sorted.size() - 1)];
+}
+
+}  // namespace
+
+std::string run_bench(const BenchRequest& request) {
+  if (request.iterations < 1 || request.threads < 1) {
+    throw InfervisorError(ErrorCode::kInvalidArgument, "iterations and threads must be at least 1");
+  }
+  const ModelRunner runner = ModelRunner::load(request.model_path, request.device);
+  if (!runner.ok()) {
+    throw InfervisorError(ErrorCode::kModel,
+                          fmt::format("model {}: {}", request.model_path, runner.error()));
+  }
+  std::vector<OwnedTensor> tensors;
+  for (const auto& spec : request.inputs)
+    tensors.push_back(zeros_for(spec, 1));
+  const std::vector<InputTensor> inputs = views_of(tensors);
+
+  // Warm-up: the TorchScript profiling executor specialises the graph over the first calls.
+  for (int i = 0; i < std::min(request.iterations, 20); ++i)
+    forward_once(runner, inputs);
+
+  std::vector<double> latencies_us;
+  latencies_us.reserve(static_cast<std::size_t>(request.iterations));
+  for (int i = 0; i < request.iterations; ++i) {
+    const auto begin = Clock::now();
+    forward_once(runner, inputs);
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - begin).count());
+  }
+  std::sort(latencies_us.begin(), latencies_us.end());
+  double sum = 0;
+  for (const double latency : latencies_us)
+    sum += latency;
+
+  // Each thread records its first failure; the others finish their loops.
+  std::atomic<bool> failed{false};
+  std::vector<std::string> failures(static_cast<std::size_t>(request.threads));
+  const auto begin = Clock::now();
+  {
+    std::vector<std::jthread> callers;
+    for (int t = 0; t < request.threads; ++t) {
+      callers.emplace_back([&, t] {
+        try {
+          for (int i = 0; i < request.iterations && !failed.load(std::memory_order_relaxed); ++i) {
+            forward_once(runner, inputs);
+          }
+        } catch (const std::exception& error) {
+          failures[static_cast<std::size_t>(t)] = error.what();
+          failed.store(true);
+        }
+      });
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  for (const auto& failure : failures) {
+    if (!failure.empty()) throw InfervisorError(ErrorCode::kModel, failure);
+  }
+
+  // Formatted by hand: Boost.JSON writes doubles as "7.7022E1", which is valid but hard to read.
+  std::string specs;
+  for (const auto& spec : request.inputs) {
+    specs += fmt::format("{}{}", specs.empty() ? "" : ", ", quoted(format_tensor_spec(spec)));
+  }
+  const double forwards = static_cast<double>(request.iterations) * request.threads;
+  return fmt::format(
+      R"({{"model": {}, "device": {}, "torch": {}, "inputs": [{}], "intra_op_threads": 1, )"
+      R"("latency_us": {{"iterations": {}, "p50": {:.1f}, "p99": {:.1f}, "mean": {:.1f}}}, )"
+      R"("throughput": {{"threads": {}, "forwards": {}, "seconds": {:.3f}, )"
+      R"("forwards_per_s": {:.1f}}}}})",
+      quoted(request.model_path), quoted(request.device), quoted(ModelRunner::torch_version()),
+      specs, request.iterations, percentile(latencies_us, 0.50), percentile(latencies_us, 0.99),
+      sum / static_cast<double>(latencies_us.size()), request.threads, forwards, seconds,
+      forwards / seconds);
+}
+
+}  // namespace infervisor::worker
