@@ -1,0 +1,59 @@
+// The infervisor client: health, metadata, the repository index and inference against
+// infervisord, over the KServe v2 / Open Inference Protocol REST API (HTTP/1.1 on the daemon's
+// Unix socket, or TCP). Synchronous; one connection, kept alive between calls; not thread-safe.
+//
+// Every call throws InfervisorError when it cannot give an answer: HttpError (with the status and
+// the server's message) when the server refused, kCorrupt when the server's reply does not make
+// sense (it is checked in full and never trusted), kTimeout/kPeerGone/kSystem for the transport.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "client/endpoint.hpp"
+#include "client/http_error.hpp"
+#include "client/kserve_types.hpp"
+#include "common/socket_path.hpp"
+
+namespace infervisor::client {
+
+class HttpTransport;
+
+struct ClientOptions {
+  Endpoint endpoint = UnixEndpoint{default_socket_path()};
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::chrono::milliseconds request_timeout{60'000};
+  std::uint64_t max_response_bytes = std::uint64_t{4} << 30;  // refuse larger replies
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+
+  // GET /v2/health/live and /v2/health/ready: true on 200, false on any other status.
+  bool server_live();
+  bool server_ready();
+  // GET /v2/models/{model}[/versions/{version}]/ready: true on 200, false on any other status.
+  bool model_ready(std::string_view model, std::string_view version = {});
+
+  ServerMetadata server_metadata();                                                     // GET /v2
+  ModelMetadata model_metadata(std::string_view model, std::string_view version = {});  // GET
+  // POST /v2/repository/index; `ready_only` asks for only the models ready to serve.
+  std::vector<RepositoryModel> repository_index(bool ready_only = false);
+
+  // POST /v2/models/{model}[/versions/{version}]/infer, binary or JSON as request.binary says.
+  InferResult infer(const InferRequest& request);
+
+  const Endpoint& endpoint() const noexcept;
+
+ private:
+  std::unique_ptr<HttpTransport> transport_;
+};
+
+}  // namespace infervisor::client

@@ -1,0 +1,176 @@
+#include "client/ctl_args.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+namespace infervisor::client {
+namespace {
+
+constexpr std::string_view kUsage =
+    R"(usage: infervisorctl [--socket PATH | --url http://HOST:PORT] [--timeout SECONDS] COMMAND
+
+commands:
+  health                  print whether the server is live and ready; exit 1 if not ready
+  models                  list the models in the repository index: name, version, state
+  metadata MODEL          print a model's versions, platform, inputs and outputs
+  infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json]
+                          run the model on .npy inputs (dtype and shape come from each file)
+                          and print each output's datatype, shape, first values, min/max/mean
+
+options:
+  --socket PATH           the daemon's Unix socket (default: $INFERVISOR_SOCKET, else
+                          $XDG_RUNTIME_DIR/infervisor/infervisor.sock, or
+                          /run/infervisor/infervisor.sock for root or without XDG_RUNTIME_DIR)
+  --url http://HOST:PORT  talk to the daemon over TCP instead
+  --timeout SECONDS       give up on connecting or on a reply after this long (default 60)
+  --input NAME=FILE.npy   an input tensor (repeat for each input)
+  --output NAME           request only this output (repeat; default: all outputs)
+  --out DIR               also write each output to DIR/NAME.npy
+  --json                  send and receive tensors as JSON instead of binary
+  -h, --help              print this help
+
+exit status: 0 success, 1 failure (or server not ready), 2 bad command line
+)";
+
+constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600;
+
+[[noreturn]] void usage_error(std::string message) {
+  throw UsageError(std::move(message));
+}
+
+CtlCommand command_from(std::string_view word) {
+  if (word == "health") return CtlCommand::kHealth;
+  if (word == "models") return CtlCommand::kModels;
+  if (word == "metadata") return CtlCommand::kMetadata;
+  if (word == "infer") return CtlCommand::kInfer;
+  usage_error(fmt::format("unknown command '{}'", word));
+}
+
+double parse_timeout(std::string_view text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) ||
+      value <= 0 || value > kMaxTimeoutSeconds) {
+    usage_error(fmt::format("--timeout '{}' is not a number of seconds above 0", text));
+  }
+  return value;
+}
+
+CtlInput parse_input(std::string_view text) {
+  const auto equals = text.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == text.size()) {
+    usage_error(fmt::format("--input '{}' is not NAME=FILE.npy", text));
+  }
+  return CtlInput{std::string(text.substr(0, equals)), std::string(text.substr(equals + 1))};
+}
+
+// Walks the arguments once: options (with their values) anywhere, and the positional words
+// (command, then model) in order.
+class Parser {
+ public:
+  explicit Parser(std::span<const std::string_view> args) : args_(args) {}
+
+  CtlArgs parse() {
+    std::vector<std::string_view> words;
+    for (pos_ = 0; pos_ < args_.size(); ++pos_) {
+      const auto arg = args_[pos_];
+      if (arg == "-h" || arg == "--help") return CtlArgs{};
+      if (arg.starts_with("--")) {
+        option(arg);
+      } else if (arg.starts_with('-') && arg.size() > 1) {
+        usage_error(fmt::format("unknown option '{}'", arg));
+      } else {
+        words.push_back(arg);
+      }
+    }
+    if (words.empty()) usage_error("no command given");
+    out_.command = command_from(words[0]);
+    const bool takes_model =
+        out_.command == CtlCommand::kMetadata || out_.command == CtlCommand::kInfer;
+    if (takes_model) {
+      if (words.size() < 2) usage_error(fmt::format("'{}' needs a MODEL", words[0]));
+      out_.model = std::string(words[1]);
+    }
+    const std::size_t expected_words = takes_model ? 2 : 1;
+    if (words.size() > expected_words) {
+      usage_error(fmt::format("unexpected argument '{}'", words[expected_words]));
+    }
+    if (out_.command != CtlCommand::kInfer && !infer_options_.empty()) {
+      usage_error(fmt::format("{} is only for 'infer'", *infer_options_.begin()));
+    }
+    if (out_.command == CtlCommand::kInfer && out_.inputs.empty()) {
+      usage_error("'infer' needs at least one --input NAME=FILE.npy");
+    }
+    if (out_.socket && out_.url) usage_error("give --socket or --url, not both");
+    return out_;
+  }
+
+ private:
+  void option(std::string_view arg) {
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (const auto equals = arg.find('='); equals != std::string_view::npos) {
+      name = arg.substr(0, equals);
+      inline_value = arg.substr(equals + 1);
+    }
+    if (name == "--json") {
+      if (inline_value) usage_error("--json takes no value");
+      out_.json = true;
+      infer_options_.insert("--json");
+      return;
+    }
+    const auto value = [&]() -> std::string_view {
+      if (inline_value) return *inline_value;
+      if (pos_ + 1 >= args_.size()) usage_error(fmt::format("{} needs a value", name));
+      return args_[++pos_];
+    };
+    if (name == "--socket") {
+      if (out_.socket) usage_error("--socket given twice");
+      out_.socket = std::string(value());
+    } else if (name == "--url") {
+      if (out_.url) usage_error("--url given twice");
+      out_.url = std::string(value());
+    } else if (name == "--timeout") {
+      out_.timeout_seconds = parse_timeout(value());
+    } else if (name == "--input") {
+      auto input = parse_input(value());
+      for (const auto& existing : out_.inputs) {
+        if (existing.name == input.name)
+          usage_error(fmt::format("input '{}' given twice", input.name));
+      }
+      out_.inputs.push_back(std::move(input));
+      infer_options_.insert("--input");
+    } else if (name == "--output") {
+      const auto output = value();
+      if (output.empty()) usage_error("--output needs a name");
+      out_.outputs.emplace_back(output);
+      infer_options_.insert("--output");
+    } else if (name == "--out") {
+      if (out_.out_dir) usage_error("--out given twice");
+      out_.out_dir = std::string(value());
+      infer_options_.insert("--out");
+    } else {
+      usage_error(fmt::format("unknown option '{}'", name));
+    }
+  }
+
+  std::span<const std::string_view> args_;
+  std::size_t pos_ = 0;
+  CtlArgs out_;
+  std::set<std::string_view> infer_options_;  // seen, to refuse them on other commands
+};
+
+}  // namespace
+
+CtlArgs parse_ctl_args(std::span<const std::string_view> args) {
+  return Parser(args).parse();
+}
+
+std::string_view ctl_usage() {
+  return kUsage;
+}
+
+}  // namespace infervisor::client

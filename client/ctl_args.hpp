@@ -1,0 +1,46 @@
+// infervisorctl's command line: parsed into a plain struct with no I/O, so it is testable alone.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace infervisor::client {
+
+// A command line that cannot be run as written; infervisorctl exits 2 for it.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer };
+
+struct CtlInput {
+  std::string name;
+  std::filesystem::path file;
+};
+
+struct CtlArgs {
+  CtlCommand command = CtlCommand::kHelp;
+  std::optional<std::filesystem::path> socket;   // --socket PATH
+  std::optional<std::string> url;                // --url http://HOST:PORT
+  std::optional<double> timeout_seconds;         // --timeout SECONDS
+  std::string model;                             // metadata, infer
+  std::vector<CtlInput> inputs;                  // infer --input NAME=FILE.npy
+  std::vector<std::string> outputs;              // infer --output NAME
+  std::optional<std::filesystem::path> out_dir;  // infer --out DIR
+  bool json = false;                             // infer --json
+};
+
+// `args` excludes the program name. Options may come before or after the command, as
+// "--name VALUE" or "--name=VALUE". Throws UsageError saying what is wrong.
+CtlArgs parse_ctl_args(std::span<const std::string_view> args);
+
+std::string_view ctl_usage();
+
+}  // namespace infervisor::client

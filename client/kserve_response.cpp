@@ -1,0 +1,301 @@
+#include "client/kserve_response.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <charconv>
+#include <cstring>
+#include <set>
+
+#include "client/json_tensor.hpp"
+#include "common/error.hpp"
+#include "common/shape.hpp"
+
+namespace infervisor::client {
+namespace json = boost::json;
+namespace {
+
+[[noreturn]] void corrupt(std::string message) {
+  throw InfervisorError(ErrorCode::kCorrupt, std::move(message));
+}
+
+// Server text made safe to print: at most 500 bytes, control characters escaped (they could
+// rewrite the user's terminal). Printable ASCII and UTF-8 pass.
+std::string printable(std::string_view text) {
+  constexpr std::size_t kMaxShown = 500;
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  return out;
+}
+
+json::value parse_json(std::string_view text, std::string_view what) {
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec) corrupt(fmt::format("{} is not valid JSON: {}", what, ec.message()));
+  return value;
+}
+
+const json::object& as_object(const json::value& value, std::string_view path) {
+  if (!value.is_object()) corrupt(fmt::format("{}: expected a JSON object", path));
+  return value.get_object();
+}
+
+const json::array& as_array(const json::value& value, std::string_view path) {
+  if (!value.is_array()) corrupt(fmt::format("{}: expected a JSON array", path));
+  return value.get_array();
+}
+
+// The string at `key`; an absent key gives "" unless `required`.
+std::string string_field(const json::object& object, std::string_view key, std::string_view path,
+                         bool required) {
+  const auto* value = object.if_contains(key);
+  if (value == nullptr) {
+    if (required) corrupt(fmt::format("{}.{}: missing", path, key));
+    return {};
+  }
+  if (!value->is_string()) corrupt(fmt::format("{}.{}: expected a string", path, key));
+  return std::string(value->get_string());
+}
+
+std::vector<std::string> string_list_field(const json::object& object, std::string_view key,
+                                           std::string_view path) {
+  std::vector<std::string> out;
+  const auto* value = object.if_contains(key);
+  if (value == nullptr) return out;
+  const auto field = fmt::format("{}.{}", path, key);
+  for (const auto& item : as_array(*value, field)) {
+    if (!item.is_string()) corrupt(fmt::format("{}: expected an array of strings", field));
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+// A shape: at most kMaxDims integers, each >= 0 (or -1 too where `allow_free`).
+std::vector<std::int64_t> shape_field(const json::object& object, std::string_view path,
+                                      bool allow_free) {
+  const auto* value = object.if_contains("shape");
+  if (value == nullptr) corrupt(fmt::format("{}.shape: missing", path));
+  const auto& array = as_array(*value, fmt::format("{}.shape", path));
+  if (array.size() > kMaxDims) {
+    corrupt(fmt::format("{}.shape: {} dimensions, at most {} are allowed", path, array.size(),
+                        kMaxDims));
+  }
+  std::vector<std::int64_t> shape;
+  for (const auto& dim : array) {
+    const bool valid = dim.is_int64() ? dim.get_int64() >= (allow_free ? -1 : 0)
+                                      : dim.is_uint64() && dim.get_uint64() <= INT64_MAX;
+    if (!valid) {
+      corrupt(fmt::format("{}.shape: expected {}integers", path,
+                          allow_free ? "-1 or non-negative " : "non-negative "));
+    }
+    shape.push_back(dim.is_int64() ? dim.get_int64() : static_cast<std::int64_t>(dim.get_uint64()));
+  }
+  return shape;
+}
+
+// The Inference-Header-Content-Length value: decimal digits only, no larger than the body.
+std::size_t header_length(std::string_view text, std::size_t body_size) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    corrupt(fmt::format("Inference-Header-Content-Length '{}' is not a decimal number",
+                        printable(text)));
+  }
+  if (value > body_size) {
+    corrupt(fmt::format("Inference-Header-Content-Length {} exceeds the {}-byte body", value,
+                        body_size));
+  }
+  return static_cast<std::size_t>(value);
+}
+
+// parameters.binary_data_size of an output, if it has one.
+std::optional<std::uint64_t> binary_data_size(const json::object& output, std::string_view path) {
+  const auto* parameters = output.if_contains("parameters");
+  if (parameters == nullptr) return std::nullopt;
+  const auto& object = as_object(*parameters, fmt::format("{}.parameters", path));
+  const auto* size = object.if_contains("binary_data_size");
+  if (size == nullptr) return std::nullopt;
+  if (size->is_uint64()) return size->get_uint64();
+  if (size->is_int64() && size->get_int64() >= 0)
+    return static_cast<std::uint64_t>(size->get_int64());
+  corrupt(fmt::format("{}.parameters.binary_data_size: expected a non-negative integer", path));
+}
+
+void check_bools(const Tensor& tensor, std::string_view path) {
+  if (tensor.dtype != DType::kBool) return;
+  for (std::size_t i = 0; i < tensor.data.size(); ++i) {
+    if (std::to_integer<unsigned>(tensor.data[i]) > 1) {
+      corrupt(fmt::format("{}: BOOL element {} is {}, expected 0 or 1", path, i,
+                          std::to_integer<unsigned>(tensor.data[i])));
+    }
+  }
+}
+
+TensorMetadata tensor_metadata(const json::value& value, std::string_view path) {
+  const auto& object = as_object(value, path);
+  TensorMetadata tensor;
+  tensor.name = string_field(object, "name", path, true);
+  tensor.datatype = string_field(object, "datatype", path, true);
+  tensor.shape = shape_field(object, path, true);
+  return tensor;
+}
+
+std::vector<TensorMetadata> tensor_metadata_list(const json::object& object, std::string_view key) {
+  std::vector<TensorMetadata> out;
+  const auto* value = object.if_contains(key);
+  if (value == nullptr) return out;
+  const auto& array = as_array(*value, key);
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    out.push_back(tensor_metadata(array[i], fmt::format("{}[{}]", key, i)));
+  }
+  return out;
+}
+
+}  // namespace
+
+InferResult decode_infer_response(std::string_view body,
+                                  std::optional<std::string_view> inference_header_length,
+                                  std::span<const std::string> requested_outputs) {
+  const std::size_t json_length =
+      inference_header_length ? header_length(*inference_header_length, body.size()) : body.size();
+  const auto root = parse_json(body.substr(0, json_length), "inference response");
+  const std::string_view binary = body.substr(json_length);
+  const auto& object = as_object(root, "inference response");
+
+  InferResult result;
+  result.model_name = string_field(object, "model_name", "response", false);
+  result.model_version = string_field(object, "model_version", "response", false);
+  result.id = string_field(object, "id", "response", false);
+  const auto* outputs = object.if_contains("outputs");
+  if (outputs == nullptr) corrupt("response.outputs: missing");
+  const auto& array = as_array(*outputs, "response.outputs");
+
+  std::size_t offset = 0;  // into `binary`; never beyond binary.size()
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const auto path = fmt::format("outputs[{}]", i);
+    const auto& output = as_object(array[i], path);
+    Tensor tensor;
+    tensor.name = string_field(output, "name", path, true);
+    if (tensor.name.empty()) corrupt(fmt::format("{}.name: empty", path));
+    const auto datatype = string_field(output, "datatype", path, true);
+    const auto dtype = dtype_from_kserve(datatype);
+    if (!dtype) {
+      corrupt(fmt::format("{}.datatype: '{}' is not a datatype this client supports", path,
+                          printable(datatype)));
+    }
+    tensor.dtype = *dtype;
+    tensor.shape = shape_field(output, path, false);
+    const auto expected = checked_byte_size(tensor.dtype, tensor.shape);
+    if (!expected) corrupt(fmt::format("{}.shape: its size overflows 64 bits", path));
+
+    const auto size = binary_data_size(output, path);
+    const auto* data = output.if_contains("data");
+    if (size && data != nullptr)
+      corrupt(fmt::format("{}: has both 'data' and binary_data_size", path));
+    if (size) {
+      if (!inference_header_length) {
+        corrupt(
+            fmt::format("{} has binary_data_size but the response has no "
+                        "Inference-Header-Content-Length header",
+                        path));
+      }
+      if (*size != *expected) {
+        corrupt(fmt::format("{}: binary_data_size {} does not match {} {} ({} bytes)", path, *size,
+                            datatype, shape_to_string(tensor.shape), *expected));
+      }
+      if (*size > binary.size() - offset) {
+        corrupt(fmt::format("{}: binary data ends {} bytes past the end of the body", path,
+                            *size - (binary.size() - offset)));
+      }
+      const auto* begin = reinterpret_cast<const std::byte*>(binary.data() + offset);
+      tensor.data.assign(begin, begin + *size);
+      offset += static_cast<std::size_t>(*size);
+    } else if (data != nullptr) {
+      tensor.data =
+          tensor_data_from_json(tensor.dtype, *data, *checked_element_count(tensor.shape), path);
+    } else {
+      corrupt(fmt::format("{}: has neither 'data' nor parameters.binary_data_size", path));
+    }
+    check_bools(tensor, path);
+    if (!names.insert(tensor.name).second) {
+      corrupt(fmt::format("{}: output '{}' appears twice", path, tensor.name));
+    }
+    result.outputs.push_back(std::move(tensor));
+  }
+  if (offset != binary.size()) {
+    corrupt(fmt::format("{} bytes of binary data after the last output", binary.size() - offset));
+  }
+  for (const auto& name : requested_outputs) {
+    bool found = false;
+    for (const auto& output : result.outputs)
+      found = found || output.name == name;
+    if (!found) corrupt(fmt::format("requested output '{}' is not in the response", name));
+  }
+  return result;
+}
+
+ServerMetadata decode_server_metadata(std::string_view body) {
+  const auto root = parse_json(body, "server metadata");
+  const auto& object = as_object(root, "server metadata");
+  ServerMetadata metadata;
+  metadata.name = string_field(object, "name", "server metadata", true);
+  metadata.version = string_field(object, "version", "server metadata", false);
+  metadata.extensions = string_list_field(object, "extensions", "server metadata");
+  return metadata;
+}
+
+ModelMetadata decode_model_metadata(std::string_view body) {
+  const auto root = parse_json(body, "model metadata");
+  const auto& object = as_object(root, "model metadata");
+  ModelMetadata metadata;
+  metadata.name = string_field(object, "name", "model metadata", true);
+  metadata.versions = string_list_field(object, "versions", "model metadata");
+  metadata.platform = string_field(object, "platform", "model metadata", false);
+  metadata.inputs = tensor_metadata_list(object, "inputs");
+  metadata.outputs = tensor_metadata_list(object, "outputs");
+  return metadata;
+}
+
+std::vector<RepositoryModel> decode_repository_index(std::string_view body) {
+  const auto root = parse_json(body, "repository index");
+  const auto& array = as_array(root, "repository index");
+  std::vector<RepositoryModel> models;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const auto path = fmt::format("repository index[{}]", i);
+    const auto& object = as_object(array[i], path);
+    RepositoryModel model;
+    model.name = string_field(object, "name", path, true);
+    model.version = string_field(object, "version", path, false);
+    model.state = string_field(object, "state", path, false);
+    model.reason = string_field(object, "reason", path, false);
+    models.push_back(std::move(model));
+  }
+  return models;
+}
+
+std::string decode_error_message(std::string_view body) {
+  boost::system::error_code ec;
+  const auto root = json::parse(body, ec);
+  std::string_view text = body;
+  if (!ec && root.is_object()) {
+    if (const auto* error = root.get_object().if_contains("error"); error && error->is_string()) {
+      text = error->get_string();
+    }
+  }
+  std::string out = printable(text);
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out;
+}
+
+}  // namespace infervisor::client

@@ -1,0 +1,92 @@
+#include "client/ctl_args.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+
+namespace infervisor::client {
+namespace {
+
+CtlArgs parse(std::initializer_list<std::string_view> args) {
+  const std::vector<std::string_view> list(args);
+  return parse_ctl_args(list);
+}
+
+TEST(client_ctl_args_test, ParsesHealthWithGlobalOptions) {
+  const auto sut = parse({"--socket", "/tmp/s.sock", "--timeout=2.5", "health"});
+  EXPECT_EQ(sut.command, CtlCommand::kHealth);
+  EXPECT_EQ(sut.socket, std::filesystem::path("/tmp/s.sock"));
+  EXPECT_EQ(sut.timeout_seconds, 2.5);
+  EXPECT_FALSE(sut.url.has_value());
+}
+
+TEST(client_ctl_args_test, OptionsMayFollowTheCommand) {
+  const auto sut = parse({"models", "--url", "http://h:8000"});
+  EXPECT_EQ(sut.command, CtlCommand::kModels);
+  EXPECT_EQ(sut.url, "http://h:8000");
+}
+
+TEST(client_ctl_args_test, ParsesInfer) {
+  const auto sut = parse({"infer", "resnet", "--input", "x=a.npy", "--input=mask=dir/m=1.npy",
+                          "--output", "y", "--output=z", "--out", "results", "--json"});
+  EXPECT_EQ(sut.command, CtlCommand::kInfer);
+  EXPECT_EQ(sut.model, "resnet");
+  ASSERT_EQ(sut.inputs.size(), 2u);
+  EXPECT_EQ(sut.inputs[0].name, "x");
+  EXPECT_EQ(sut.inputs[0].file, "a.npy");
+  EXPECT_EQ(sut.inputs[1].name, "mask");
+  EXPECT_EQ(sut.inputs[1].file, "dir/m=1.npy");
+  EXPECT_EQ(sut.outputs, (std::vector<std::string>{"y", "z"}));
+  EXPECT_EQ(sut.out_dir, std::filesystem::path("results"));
+  EXPECT_TRUE(sut.json);
+}
+
+TEST(client_ctl_args_test, ParsesMetadata) {
+  const auto sut = parse({"metadata", "m"});
+  EXPECT_EQ(sut.command, CtlCommand::kMetadata);
+  EXPECT_EQ(sut.model, "m");
+}
+
+TEST(client_ctl_args_test, HelpWinsAnywhere) {
+  EXPECT_EQ(parse({"--help"}).command, CtlCommand::kHelp);
+  EXPECT_EQ(parse({"infer", "-h"}).command, CtlCommand::kHelp);
+  EXPECT_NE(ctl_usage().find("infervisorctl"), std::string_view::npos);
+}
+
+TEST(client_ctl_args_test, RefusesBadCommandLines) {
+  const std::vector<std::vector<std::string_view>> bad{
+      {},
+      {"frobnicate"},
+      {"health", "extra"},
+      {"metadata"},
+      {"metadata", "a", "b"},
+      {"infer", "m"},
+      {"infer", "--input", "x=a.npy"},
+      {"infer", "m", "--input", "x"},
+      {"infer", "m", "--input", "=a.npy"},
+      {"infer", "m", "--input", "x="},
+      {"infer", "m", "--input", "x=a.npy", "--input", "x=b.npy"},
+      {"infer", "m", "--input"},
+      {"infer", "m", "--input", "x=a.npy", "--output="},
+      {"infer", "m", "--input", "x=a.npy", "--json=yes"},
+      {"health", "--json"},
+      {"models", "--out", "d"},
+      {"health", "--socket", "a", "--url", "http://h:1"},
+      {"health", "--socket", "a", "--socket", "b"},
+      {"health", "--timeout", "0"},
+      {"health", "--timeout", "-1"},
+      {"health", "--timeout", "abc"},
+      {"health", "--timeout", "nan"},
+      {"health", "--timeout", "1e9"},
+      {"health", "--verbose"},
+      {"health", "-v"},
+  };
+  for (const auto& args : bad) {
+    EXPECT_THROW(parse_ctl_args(args), UsageError) << fmt::format("{}", fmt::join(args, " "));
+  }
+}
+
+}  // namespace
+}  // namespace infervisor::client
