@@ -101,7 +101,7 @@ Result<Reservation> RingWriter::reserve(RecordType type, std::uint64_t job_id,
     const auto outcome = wait_until(
         ring_.control->space_ready,
         [&] {
-          return shared(ring_.control->read_position).load(std::memory_order_acquire) != seen;
+          return shared(ring_.control->read_position).load(std::memory_order_seq_cst) != seen;
         },
         policy, deadline);
     if (outcome == WaitOutcome::kTimedOut) {
@@ -133,7 +133,8 @@ RingReader::RingReader(RingView ring, Doorbell producer) noexcept
 }
 
 bool RingReader::has_data_hint() const noexcept {
-  return shared(ring_.control->write_position).load(std::memory_order_acquire) != read_position_;
+  // seq_cst: wait_until's condition (see there).
+  return shared(ring_.control->write_position).load(std::memory_order_seq_cst) != read_position_;
 }
 
 Result<std::optional<RecordView>> RingReader::try_peek() noexcept {

@@ -7,6 +7,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <random>
 
 namespace infervisor::shm {
@@ -62,20 +63,39 @@ std::optional<Placements> place(const SegmentLayout& layout) noexcept {
 }
 
 // Checks one ring's placement read from a peer's header.
-Result<void> check_placement(std::string_view which, const RingPlacement& ring,
-                             std::uint64_t segment_bytes) noexcept {
+Result<void> check_placement(std::string_view name, std::string_view which,
+                             const RingPlacement& ring, std::uint64_t segment_bytes) noexcept {
   std::uint64_t end = 0;
-  const bool bad =
-      ring.control_offset % kPageBytes != 0 || ring.data_offset % kPageBytes != 0 ||
-      ring.capacity % kPageBytes != 0 || ring.capacity < kMinRingBytes ||
-      ring.data_offset < ring.control_offset + kControlBytes ||
-      ring.control_offset < kPageBytes ||
-      __builtin_add_overflow(ring.data_offset, ring.capacity, &end) || end > segment_bytes;
+  // data_offset - control_offset, not control_offset + kControlBytes: a huge control_offset must
+  // not wrap around to pass.
+  const bool bad = ring.control_offset % kPageBytes != 0 || ring.data_offset % kPageBytes != 0 ||
+                   ring.capacity % kPageBytes != 0 || ring.capacity < kMinRingBytes ||
+                   ring.control_offset < kPageBytes || ring.data_offset < ring.control_offset ||
+                   ring.data_offset - ring.control_offset < kControlBytes ||
+                   __builtin_add_overflow(ring.data_offset, ring.capacity, &end) ||
+                   end > segment_bytes;
   if (bad) {
     return make_error(ErrorCode::kCorrupt,
-                      "{} ring placement (control at {}, data at {}, {} bytes) does not fit a "
-                      "{}-byte segment",
-                      which, ring.control_offset, ring.data_offset, ring.capacity, segment_bytes);
+                      "segment '{}' {} ring placement (control at {}, data at {}, {} bytes) does "
+                      "not fit a {}-byte segment",
+                      name, which, ring.control_offset, ring.data_offset, ring.capacity,
+                      segment_bytes);
+  }
+  return {};
+}
+
+// The opener's RingReader and RingWriter start from these positions without re-checking them: a
+// misaligned one would make them read or write a record header across the end of the mapping.
+Result<void> check_positions(std::string_view name, std::string_view which, RingControl& control,
+                             std::uint64_t capacity) noexcept {
+  const std::uint64_t read = shared(control.read_position).load(std::memory_order_acquire);
+  const std::uint64_t write = shared(control.write_position).load(std::memory_order_acquire);
+  if (read % kRecordAlignment != 0 || write % kRecordAlignment != 0 || write < read ||
+      write - read > capacity) {
+    return make_error(ErrorCode::kCorrupt,
+                      "segment '{}' {} ring positions (read {}, write {}) are misaligned or not "
+                      "within {} bytes of each other",
+                      name, which, read, write, capacity);
   }
   return {};
 }
@@ -213,15 +233,17 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
                       "generation {}",
                       name, header.generation, expected.generation);
   }
-  if (header.creator_pid <= 0 ||
+  // Range-checked before the cast: a truncated value could name a live stranger, and a negative
+  // pid_t a whole process group.
+  if (header.creator_pid <= 0 || header.creator_pid > std::numeric_limits<pid_t>::max() ||
       (::kill(static_cast<pid_t>(header.creator_pid), 0) != 0 && errno == ESRCH)) {
     return make_error(ErrorCode::kPeerGone, "segment '{}' is stale: its creator pid {} is gone",
                       name, header.creator_pid);
   }
-  if (auto ok = check_placement("request", header.request, header.segment_bytes); !ok) {
+  if (auto ok = check_placement(name, "request", header.request, header.segment_bytes); !ok) {
     return ok.error();
   }
-  if (auto ok = check_placement("response", header.response, header.segment_bytes); !ok) {
+  if (auto ok = check_placement(name, "response", header.response, header.segment_bytes); !ok) {
     return ok.error();
   }
   const bool overlap = header.request.control_offset < header.response.data_offset +
@@ -230,6 +252,13 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
                            header.request.data_offset + header.request.capacity;
   if (overlap) {
     return make_error(ErrorCode::kCorrupt, "segment '{}' has overlapping rings", name);
+  }
+  for (const auto& [which, placement] :
+       {std::pair{"request", header.request}, std::pair{"response", header.response}}) {
+    auto& control = *reinterpret_cast<RingControl*>(base + placement.control_offset);
+    if (auto ok = check_positions(name, which, control, placement.capacity); !ok) {
+      return ok.error();
+    }
   }
   return segment;
 }

@@ -52,7 +52,9 @@ enum class WaitOutcome { kReady, kTimedOut };
 inline constexpr int kRelaxesPerClockCheck = 64;
 
 // Polls `ready` for up to policy.spin, then parks on `slot` until `ready` holds or `deadline`
-// passes. `ready` must be cheap and must read the published state with acquire or stronger order.
+// passes. `ready` must be cheap and must read the published state with seq_cst order: it is the
+// waiter's load in the Dekker pair above, and an acquire load may be ordered before the store of
+// `parked` (ldapr after stlr on AArch64), which would lose a wake-up.
 template <class Ready>
 WaitOutcome wait_until(WaitSlot& slot, Ready&& ready, const SpinPolicy& policy,
                        Clock::time_point deadline) {
