@@ -50,6 +50,7 @@ void HttpConnection<Protocol>::on_read(const boost::system::error_code& ec) {
   busy_ = true;
   if (ec) {
     keep_alive_ = false;
+    unread_request_ = true;
     if (ec == http::error::body_limit) {
       return send(error_reply(413, fmt::format("the request body exceeds max_request_size ({} bytes)",
                                                limits_.max_body_bytes)));
@@ -89,8 +90,29 @@ template <class Protocol>
 void HttpConnection<Protocol>::on_write(const boost::system::error_code& ec, bool keep_alive) {
   busy_ = false;
   response_ = {};
+  if (!ec && unread_request_) return linger_then_close();
   if (ec || !keep_alive) return close();
   read_next();
+}
+
+// A client still sending a body we refused would get a reset instead of our answer if we closed
+// now: stop sending, then read and drop what it still sends, for a bounded time.
+template <class Protocol>
+void HttpConnection<Protocol>::linger_then_close() {
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(5));
+  discard_rest();
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::discard_rest() {
+  stream_.async_read_some(boost::asio::buffer(discard_),
+                          [self = this->shared_from_this()](const boost::system::error_code& ec,
+                                                            std::size_t) {
+                            if (ec) return self->close();
+                            self->discard_rest();
+                          });
 }
 
 template <class Protocol>

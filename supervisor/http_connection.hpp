@@ -9,6 +9,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -62,6 +63,8 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   void send(HttpReply reply);
   void on_write(const boost::system::error_code& ec, bool keep_alive);
   void close();
+  void linger_then_close();
+  void discard_rest();
 
   boost::beast::basic_stream<Protocol> stream_;
   Router& router_;
@@ -74,6 +77,8 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   bool keep_alive_ = false;
   bool busy_ = false;           // between a request's arrival and the end of its reply's write
   bool close_requested_ = false;
+  bool unread_request_ = false;  // refused before its body was read (413, malformed)
+  std::array<char, 64 * 1024> discard_{};
 };
 
 extern template class HttpConnection<boost::asio::local::stream_protocol>;

@@ -1,3 +1,4 @@
+#include "worker/model_error.hpp"
 #include "worker/job_handler.hpp"
 
 #include <spdlog/spdlog.h>
@@ -44,7 +45,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
   Forward forward = runner_.forward(*inputs);
   if (!forward.ok()) {
     return reject(record, JobErrorKind::kModel,
-                  fmt::format("model {} raised: {}", model_.path, forward.error()));
+                  fmt::format("model {} raised: {}", model_.path, summarize_model_error(forward.error())));
   }
   const auto bound = bind_outputs(model_.outputs, forward.kind(), forward.outputs());
   if (!bound) {

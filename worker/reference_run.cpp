@@ -1,3 +1,4 @@
+#include "worker/model_error.hpp"
 #include "worker/reference_run.hpp"
 
 #include <fmt/format.h>
@@ -54,7 +55,7 @@ std::vector<std::filesystem::path> run_reference(const ReferenceRequest& request
   Forward forward = runner.forward(views_of(tensors));
   if (!forward.ok()) {
     throw InfervisorError(ErrorCode::kModel,
-                          fmt::format("model {} raised: {}", request.model_path, forward.error()));
+                          fmt::format("model {} raised: {}", request.model_path, summarize_model_error(forward.error())));
   }
   const std::vector<NamedOutput> named = name_outputs(request, forward);
   std::vector<std::size_t> indices;

@@ -1,0 +1,324 @@
+// infervisord end to end: the real daemon, workers and models, driven through the socket.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "common/npy.hpp"
+#include "raw_http.hpp"
+#include "running_daemon.hpp"
+
+namespace infervisor::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string model_entry(const std::string& name, const std::string& file, const std::string& extra,
+                        const std::string& dtype = "FP32", const std::string& shape = "[-1, 256]") {
+  return "  - name: " + name + "\n    path: " + (models_dir() / file).string() + "\n" + extra +
+         "    inputs: [{name: x, dtype: " + dtype + ", shape: " + shape + "}]\n" +
+         "    outputs: [{name: y, dtype: " + dtype + ", shape: " + shape + "}]\n";
+}
+
+client::Tensor random_tensor(std::int64_t batch, std::uint32_t seed) {
+  std::mt19937 random(seed);
+  std::uniform_real_distribution<float> values(-1.0f, 1.0f);
+  client::Tensor tensor{"x", DType::kFloat32, {batch, 256}, {}};
+  tensor.data.resize(static_cast<std::size_t>(batch) * 256 * sizeof(float));
+  for (std::size_t i = 0; i < tensor.data.size(); i += sizeof(float)) {
+    const float value = values(random);
+    std::memcpy(tensor.data.data() + i, &value, sizeof(float));
+  }
+  return tensor;
+}
+
+// A one-element FP32 input [1, 1] for the slow model: `rounds` matrix products.
+client::Tensor slow_input(float rounds) {
+  client::Tensor tensor{"x", DType::kFloat32, {1, 1}, std::vector<std::byte>(4)};
+  std::memcpy(tensor.data.data(), &rounds, 4);
+  return tensor;
+}
+
+int run(const std::filesystem::path& program, const std::vector<std::string>& args) {
+  auto child = supervisor::ChildProcess::spawn(program, args, {});
+  const int status = child.wait();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The in-process answer for `input`, computed by infervisor-reference.
+std::vector<std::byte> reference_output(const std::filesystem::path& folder, const client::Tensor& input,
+                                        int index) {
+  const auto in = folder / fmt::format("in{}.npy", index);
+  const auto out = folder / fmt::format("ref{}", index);
+  write_npy(in, input.dtype, input.shape, input.data);
+  EXPECT_EQ(run(bin_dir() / "infervisor-reference",
+                {"--model", (models_dir() / "mlp.pt").string(), "--input", "x=" + in.string(), "--out",
+                 out.string(), "--output", "y:float32:-1,256", "--threads", "1"}),
+            0);
+  return read_npy(out / "y.npy").data;
+}
+
+client::InferRequest request_for(const std::string& model, client::Tensor input, bool binary = true) {
+  client::InferRequest request;
+  request.model = model;
+  request.inputs.push_back(std::move(input));
+  request.binary = binary;
+  return request;
+}
+
+// The HTTP status a refused request got, or 200.
+unsigned status_of(client::Client& client, const client::InferRequest& request,
+                   std::string* message = nullptr) {
+  try {
+    client.infer(request);
+    return 200;
+  } catch (const client::HttpError& error) {
+    if (message) *message = error.server_message();
+    return error.status();
+  }
+}
+
+TEST(Daemon_test, ConcurrentJsonAndBinaryJobsMatchTheInProcessForward) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    instances: {count: 2}\n"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+
+  constexpr int kInputs = 6;
+  std::vector<client::Tensor> inputs;
+  std::vector<std::vector<std::byte>> expected;
+  for (int i = 0; i < kInputs; ++i) {
+    inputs.push_back(random_tensor(1 + i % 4, 100 + i));
+    expected.push_back(reference_output(daemon.folder(), inputs.back(), i));
+  }
+
+  constexpr int kThreads = 8;
+  constexpr int kJobsPerThread = 25;
+  std::vector<std::future<int>> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.push_back(std::async(std::launch::async, [&, t] {
+      auto client = daemon.client();
+      int matches = 0;
+      for (int j = 0; j < kJobsPerThread; ++j) {
+        const int which = (t * kJobsPerThread + j) % kInputs;
+        auto request = request_for("mlp", inputs[which], /*binary=*/(t + j) % 2 == 0);
+        request.id = fmt::format("t{}j{}", t, j);
+        const auto result = client.infer(request);
+        EXPECT_EQ(result.id, request.id);
+        EXPECT_EQ(result.model_name, "mlp");
+        if (result.outputs.size() == 1 && result.outputs[0].name == "y" &&
+            result.outputs[0].shape == std::vector<std::int64_t>{inputs[which].shape[0], 256} &&
+            result.outputs[0].data == expected[which]) {
+          ++matches;
+        }
+      }
+      return matches;
+    }));
+  }
+  for (auto& thread : threads) EXPECT_EQ(thread.get(), kJobsPerThread);
+  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+}
+
+TEST(Daemon_test, MetadataAndHealthEndpoints) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    version: '3'\n"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto client = daemon.client();
+  EXPECT_TRUE(client.server_live());
+  EXPECT_TRUE(client.model_ready("mlp"));
+  EXPECT_TRUE(client.model_ready("mlp", "3"));
+  EXPECT_FALSE(client.model_ready("mlp", "4"));
+  const auto server = client.server_metadata();
+  EXPECT_EQ(server.name, "infervisor");
+  const auto metadata = client.model_metadata("mlp");
+  EXPECT_EQ(metadata.name, "mlp");
+  EXPECT_EQ(metadata.versions, std::vector<std::string>{"3"});
+  ASSERT_EQ(metadata.inputs.size(), 1u);
+  EXPECT_EQ(metadata.inputs[0].datatype, "FP32");
+  EXPECT_EQ(metadata.inputs[0].shape, (std::vector<std::int64_t>{-1, 256}));
+  EXPECT_EQ(metadata.outputs[0].name, "y");
+  const auto index = client.repository_index();
+  ASSERT_EQ(index.size(), 1u);
+  EXPECT_EQ(index[0].state, "READY");
+}
+
+TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    ring_size: 64KiB\n") +
+                           model_entry("faulty", "faulty.pt", "", "FP32", "[-1]"),
+                       "max_request_size: 1MiB\n");
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto client = daemon.client();
+  const auto& socket = daemon.socket();
+  std::string message;
+
+  // 400: malformed JSON, wrong input name, dtype, shape, and binary sizes that do not add up.
+  auto reply = raw_request(socket, "POST", "/v2/models/mlp/infer", "{\"inputs\": [");
+  EXPECT_EQ(reply.status, 400u);
+  EXPECT_NE(reply.body.find("not valid JSON"), std::string::npos) << reply.body;
+  auto renamed = request_for("mlp", random_tensor(1, 1));
+  renamed.inputs[0].name = "z";
+  EXPECT_EQ(status_of(client, renamed, &message), 400u);
+  EXPECT_NE(message.find("no input 'z'"), std::string::npos) << message;
+  client::Tensor doubles{"x", DType::kFloat64, {1, 256}, std::vector<std::byte>(256 * 8)};
+  EXPECT_EQ(status_of(client, request_for("mlp", doubles), &message), 400u);
+  EXPECT_NE(message.find("expects FP32"), std::string::npos) << message;
+  client::Tensor narrow{"x", DType::kFloat32, {1, 255}, std::vector<std::byte>(255 * 4)};
+  EXPECT_EQ(status_of(client, request_for("mlp", narrow, false), &message), 400u);
+  EXPECT_NE(message.find("[-1, 256]"), std::string::npos) << message;
+  const std::string header =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,256],"parameters":{"binary_data_size":1024}}]})";
+  reply = raw_request(socket, "POST", "/v2/models/mlp/infer", header + std::string(1000, '\0'),
+                      {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  EXPECT_EQ(reply.status, 400u) << reply.body;
+
+  // 404: unknown model or endpoint; 405: wrong method.
+  EXPECT_EQ(status_of(client, request_for("nosuch", random_tensor(1, 1))), 404u);
+  EXPECT_EQ(raw_request(socket, "GET", "/v2/models/nosuch").status, 404u);
+  EXPECT_EQ(raw_request(socket, "GET", "/metrics").status, 404u);
+  EXPECT_EQ(raw_request(socket, "DELETE", "/v2/models/mlp").status, 405u);
+
+  // 413: more than the ring carries per job, and more than max_request_size.
+  EXPECT_EQ(status_of(client, request_for("mlp", random_tensor(100, 1)), &message), 413u);
+  EXPECT_NE(message.find("ring_size"), std::string::npos) << message;
+  reply = raw_request(socket, "POST", "/v2/models/mlp/infer", std::string(2u << 20, ' '));
+  EXPECT_EQ(reply.status, 413u);
+  EXPECT_NE(reply.body.find("max_request_size"), std::string::npos) << reply.body;
+
+  // 500: the model raised. The worker lives on and serves the next job.
+  client::Tensor negative{"x", DType::kFloat32, {2}, std::vector<std::byte>(8)};
+  const float minus_one = -1.0f;
+  std::memcpy(negative.data.data(), &minus_one, 4);
+  EXPECT_EQ(status_of(client, request_for("faulty", negative), &message), 500u);
+  EXPECT_NE(message.find("negative"), std::string::npos) << message;
+  client::Tensor positive{"x", DType::kFloat32, {2}, std::vector<std::byte>(8)};
+  const auto result = client.infer(request_for("faulty", positive));
+  ASSERT_EQ(result.outputs.size(), 1u);
+  EXPECT_EQ(result.outputs[0].shape, (std::vector<std::int64_t>{2}));
+
+  // Nothing above disturbed the service.
+  EXPECT_EQ(client.infer(request_for("mlp", random_tensor(1, 2))).outputs.size(), 1u);
+  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+}
+
+TEST(Daemon_test, AFullQueueAnswers503AndLosesNothing) {
+  RunningDaemon daemon(model_entry("slow", "slow.pt", "    max_inflight: 1\n    max_queue: 1\n", "FP32", "[-1, 1]"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto running = std::async(std::launch::async, [&] { return status_of(*std::make_unique<client::Client>(daemon.client()), request_for("slow", slow_input(1500))); });
+  std::this_thread::sleep_for(300ms);
+  auto queued = std::async(std::launch::async, [&] { return status_of(*std::make_unique<client::Client>(daemon.client()), request_for("slow", slow_input(1))); });
+  std::this_thread::sleep_for(300ms);
+  auto client = daemon.client();
+  std::string message;
+  EXPECT_EQ(status_of(client, request_for("slow", slow_input(1)), &message), 503u);
+  EXPECT_NE(message.find("max_queue"), std::string::npos) << message;
+  EXPECT_EQ(running.get(), 200u);
+  EXPECT_EQ(queued.get(), 200u);
+}
+
+TEST(Daemon_test, AWorkerKilledMidJobFailsThatJobAndIsReplaced) {
+  RunningDaemon daemon(model_entry("slow", "slow.pt", "", "FP32", "[-1, 1]"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const auto workers = daemon.worker_pids();
+  ASSERT_EQ(workers.size(), 1u);
+  std::string message;
+  auto doomed = std::async(std::launch::async, [&] {
+    auto client = daemon.client();
+    return status_of(client, request_for("slow", slow_input(5000)), &message);
+  });
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
+  EXPECT_EQ(doomed.get(), 500u);
+  EXPECT_NE(message.find("killed by signal 9"), std::string::npos) << message;
+
+  // Until its replacement is ready the model says so, and refuses work with 503.
+  auto client = daemon.client();
+  EXPECT_EQ(status_of(client, request_for("slow", slow_input(1)), &message), 503u);
+  EXPECT_NE(message.find("not ready"), std::string::npos) << message;
+  EXPECT_FALSE(client.model_ready("slow"));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!client.model_ready("slow") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status_of(client, request_for("slow", slow_input(1))), 200u);
+  const auto replaced = daemon.worker_pids();
+  ASSERT_EQ(replaced.size(), 1u);
+  EXPECT_NE(replaced[0], workers[0]);
+  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+  EXPECT_TRUE(daemon.leftover_segments().empty());
+}
+
+TEST(Daemon_test, SigtermAnswersEveryJobInFlightAndCleansUp) {
+  RunningDaemon daemon(model_entry("slow", "slow.pt", "    instances: {count: 2}\n    max_inflight: 2\n", "FP32", "[-1, 1]"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  EXPECT_EQ(daemon.leftover_segments().size(), 2u);
+  constexpr int kJobs = 6;
+  std::vector<std::future<unsigned>> jobs;
+  for (int i = 0; i < kJobs; ++i) {
+    jobs.push_back(std::async(std::launch::async, [&] {
+      auto client = daemon.client();
+      return status_of(client, request_for("slow", slow_input(300)));
+    }));
+  }
+  std::this_thread::sleep_for(200ms);  // all sent, some running, some queued
+  const int status = daemon.stop();
+  for (auto& job : jobs) EXPECT_EQ(job.get(), 200u);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << daemon.log();
+  EXPECT_TRUE(daemon.leftover_segments().empty());
+  EXPECT_FALSE(std::filesystem::exists(daemon.socket()));
+  EXPECT_NE(daemon.log().find("exited cleanly"), std::string::npos) << daemon.log();
+}
+
+TEST(Daemon_test, AModelThatCannotLoadStopsStartUpWithTheWorkersReason) {
+  const auto bogus = std::filesystem::temp_directory_path() / fmt::format("bogus-{}.pt", ::getpid());
+  std::ofstream(bogus) << "this is not a TorchScript archive";
+  RunningDaemon broken("  - name: broken\n    path: " + bogus.string() +
+                       "\n    inputs: [{name: x, dtype: FP32, shape: [1]}]\n"
+                       "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n");
+  broken.start();
+  const auto status = broken.wait_exit(60s);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << broken.log();
+  const auto log = broken.log();
+  EXPECT_NE(log.find("start-up failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("bogus-"), std::string::npos) << log;
+  EXPECT_TRUE(broken.leftover_segments().empty());
+  EXPECT_FALSE(std::filesystem::exists(broken.socket()));
+  std::filesystem::remove(bogus);
+}
+
+TEST(Daemon_test, InfervisorctlInfersFromNpyFiles) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const auto input = random_tensor(3, 7);
+  const auto expected = reference_output(daemon.folder(), input, 0);
+  const auto out = daemon.folder() / "ctl-out";
+  const auto socket = daemon.socket().string();
+  EXPECT_EQ(run(bin_dir() / "infervisorctl", {"--socket", socket, "health"}), 0);
+  EXPECT_EQ(run(bin_dir() / "infervisorctl",
+                {"--socket", socket, "infer", "mlp", "--input", "x=" + (daemon.folder() / "in0.npy").string(),
+                 "--out", out.string()}),
+            0);
+  const auto answer = read_npy(out / "y.npy");
+  EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{3, 256}));
+  EXPECT_EQ(answer.data, expected);
+  EXPECT_EQ(run(bin_dir() / "infervisorctl",
+                {"--socket", socket, "infer", "mlp", "--json", "--input", "x=" + (daemon.folder() / "in0.npy").string(),
+                 "--out", out.string()}),
+            0);
+  EXPECT_EQ(read_npy(out / "y.npy").data, expected);
+  EXPECT_EQ(run(bin_dir() / "infervisorctl", {"--socket", socket, "infer", "nosuch", "--input",
+                                              "x=" + (daemon.folder() / "in0.npy").string()}),
+            1);
+}
+
+}  // namespace
+}  // namespace infervisor::testing

@@ -1,0 +1,123 @@
+#include "running_daemon.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "client/endpoint.hpp"
+
+namespace infervisor::testing {
+
+std::filesystem::path models_dir() { return INFERVISOR_TEST_MODELS_DIR; }
+std::filesystem::path bin_dir() { return INFERVISOR_TEST_BIN_DIR; }
+
+namespace {
+
+int instance_counter = 0;
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", parent), ec)) {
+    std::ifstream children(task.path() / "children");
+    pid_t pid = 0;
+    while (children >> pid) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace
+
+RunningDaemon::RunningDaemon(const std::string& models_yaml, const std::string& extra_yaml) {
+  const int instance = ++instance_counter;
+  folder_ = std::filesystem::temp_directory_path() /
+            fmt::format("infervisor-it-{}-{}", ::getpid(), instance);
+  std::filesystem::remove_all(folder_);
+  std::filesystem::create_directories(folder_);
+  socket_ = folder_ / "d.sock";
+  config_ = folder_ / "config.yaml";
+  shm_prefix_ = fmt::format("ivit{}x{}", ::getpid(), instance);
+  std::ofstream(config_) << fmt::format(
+      "socket: {}\nshm_prefix: {}\nlog_level: info\nstartup_timeout: 60s\nworker_path: {}\n{}\nmodels:\n{}",
+      socket_.string(), shm_prefix_, (bin_dir() / "infervisor-worker").string(), extra_yaml, models_yaml);
+}
+
+RunningDaemon::~RunningDaemon() {
+  if (process_.running()) stop(std::chrono::seconds(30));
+  std::error_code ec;
+  std::filesystem::remove_all(folder_, ec);
+}
+
+void RunningDaemon::start() {
+  // The daemon's stderr (its log) goes to a file the test can read.
+  const int log = ::open((folder_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(log, STDERR_FILENO);
+  process_ = supervisor::ChildProcess::spawn(bin_dir() / "infervisord", {"--config", config_.string()}, {});
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(log);
+}
+
+bool RunningDaemon::wait_ready(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (process_.try_reap()) return false;
+    try {
+      if (client(std::chrono::seconds(2)).server_ready()) return true;
+    } catch (const std::exception&) {
+      // Not listening yet.
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::optional<int> RunningDaemon::wait_exit(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (const auto status = process_.try_reap()) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+int RunningDaemon::stop(std::chrono::seconds timeout) {
+  process_.signal(SIGTERM);
+  if (const auto status = wait_exit(timeout)) return *status;
+  ADD_FAILURE() << "infervisord did not exit within " << timeout.count() << " s of SIGTERM";
+  process_.signal(SIGKILL);
+  return process_.wait();
+}
+
+client::Client RunningDaemon::client(std::chrono::milliseconds request_timeout) const {
+  client::ClientOptions options;
+  options.endpoint = client::UnixEndpoint{socket_};
+  options.request_timeout = request_timeout;
+  return client::Client(options);
+}
+
+std::string RunningDaemon::log() const {
+  std::ifstream in(folder_ / "daemon.log");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> RunningDaemon::leftover_segments() const {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    const auto name = entry.path().filename().string();
+    if (name.starts_with(shm_prefix_ + ".")) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<pid_t> RunningDaemon::worker_pids() const { return children_of(process_.pid()); }
+
+}  // namespace infervisor::testing

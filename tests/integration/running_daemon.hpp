@@ -1,0 +1,54 @@
+// A real infervisord for a test: its own temporary folder, socket and shm prefix, started as a
+// user would start it (`infervisord --config FILE`) and stopped with SIGTERM.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "client/client.hpp"
+#include "supervisor/child_process.hpp"
+
+namespace infervisor::testing {
+
+std::filesystem::path models_dir();
+std::filesystem::path bin_dir();
+
+class RunningDaemon {
+ public:
+  // `models_yaml` is the config's `models:` list; `extra_yaml` adds top-level settings.
+  explicit RunningDaemon(const std::string& models_yaml, const std::string& extra_yaml = "");
+  ~RunningDaemon();
+  RunningDaemon(const RunningDaemon&) = delete;
+  RunningDaemon& operator=(const RunningDaemon&) = delete;
+
+  // Starts the daemon (not waiting for readiness).
+  void start();
+  // Waits until /v2/health/ready answers 200; false if the daemon exits or `timeout` passes.
+  bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // SIGTERM, then waits for the exit; returns the wait status.
+  int stop(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // Waits for the daemon to exit on its own; nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::seconds timeout);
+
+  client::Client client(std::chrono::milliseconds request_timeout = std::chrono::seconds(60)) const;
+  const std::filesystem::path& socket() const noexcept { return socket_; }
+  const std::filesystem::path& folder() const noexcept { return folder_; }
+  const std::string& shm_prefix() const noexcept { return shm_prefix_; }
+  pid_t pid() const noexcept { return process_.pid(); }
+  std::string log() const;
+  // Segments of this daemon still in /dev/shm.
+  std::vector<std::string> leftover_segments() const;
+  // The worker processes it runs now.
+  std::vector<pid_t> worker_pids() const;
+
+ private:
+  std::filesystem::path folder_;
+  std::filesystem::path socket_;
+  std::filesystem::path config_;
+  std::string shm_prefix_;
+  supervisor::ChildProcess process_;
+};
+
+}  // namespace infervisor::testing
