@@ -5,6 +5,7 @@
 #   scripts/setup.sh                 Release build in ./build
 #   BUILD_DIR=b BUILD_TYPE=Debug scripts/setup.sh
 #   SANITIZE=address|thread scripts/setup.sh   (ASan+UBSan or TSan; default dir build-<sanitizer>)
+#   CMAKE_ARGS="-DINFERVISOR_WITH_TORCH=OFF" scripts/setup.sh   (extra CMake options)
 #
 # libtorch: a pip-installed torch (python3 -c 'import torch') wins, as on a GPU host; otherwise
 # Debian's libtorch-dev (CPU). TORCH_PREFIX=<dir with TorchConfig.cmake> overrides both.
@@ -55,16 +56,18 @@ fi
 optional=()
 pkg-config --exists libsystemd 2>/dev/null || optional+=(libsystemd-dev)
 
-if (( ${#missing[@]} + ${#optional[@]} )); then
+# Optional packages are only installed alongside missing required ones: a host that already has
+# everything (a GPU box without network access) must not wait on apt at all.
+if (( ${#missing[@]} )); then
   if command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) -eq 0 ]] || command -v sudo >/dev/null 2>&1; }; then
     sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
     log "installing: ${missing[*]} ${optional[*]}"
     if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" "${optional[@]}" >/dev/null; }; then
-      (( ${#missing[@]} )) && { log "apt-get could not install: ${missing[*]}"; exit 1; }
-      log "optional packages not installed (${optional[*]}); continuing without them"
+      log "apt-get could not install: ${missing[*]} ${optional[*]}"
+      exit 1
     fi
-  elif (( ${#missing[@]} )); then
+  else
     log "missing and no apt-get to install them: ${missing[*]}"
     exit 1
   fi
@@ -73,6 +76,8 @@ fi
 cmake_args=(-S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type"
             -DINFERVISOR_SANITIZE="$sanitize")
 [[ -n $torch_prefix ]] && cmake_args+=(-DCMAKE_PREFIX_PATH="$torch_prefix")
+# shellcheck disable=SC2206  # word splitting is the point: several options in one variable
+[[ -n ${CMAKE_ARGS:-} ]] && cmake_args+=(${CMAKE_ARGS})
 log "configuring $build_dir ($build_type${sanitize:+, $sanitize sanitizer}${torch_prefix:+, torch from $torch_prefix})"
 cmake "${cmake_args[@]}" >/dev/null
 log "building"

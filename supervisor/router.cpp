@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
+
 #include "supervisor/kserve_request.hpp"
 #include "supervisor/kserve_response.hpp"
 
@@ -39,6 +41,18 @@ void require_method(const HttpRequest& request, http::verb verb) {
   }
 }
 
+// The repository index body is optional; {"ready": true} asks for the ready models only.
+bool ready_only_requested(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return false;
+  boost::system::error_code ec;
+  const auto document = boost::json::parse(body, ec);
+  if (ec || !document.is_object()) fail_request(400, "the repository index body must be a JSON object");
+  const auto* ready = document.get_object().if_contains("ready");
+  if (!ready) return false;
+  if (!ready->is_bool()) fail_request(400, "repository index 'ready' must be true or false");
+  return ready->get_bool();
+}
+
 }  // namespace
 
 void Router::handle(HttpRequest&& request, Respond respond) {
@@ -59,7 +73,10 @@ void Router::handle(HttpRequest&& request, Respond respond) {
     }
     if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
       require_method(request, http::verb::post);
-      const auto states = state_.model_states();
+      auto states = state_.model_states();
+      if (ready_only_requested(request.body())) {
+        std::erase_if(states, [](const ModelState& state) { return !state.ready; });
+      }
       return respond(json_reply(repository_index_json(states)));
     }
     if (parts[1] == "models" && parts.size() >= 3) {

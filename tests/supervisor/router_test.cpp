@@ -76,6 +76,10 @@ TEST_F(Router_test, MetadataEndpoints) {
   EXPECT_EQ(call(http::verb::get, "/v2/models/m/ready").status, 503u);
   const auto index = call(http::verb::post, "/v2/repository/index");
   EXPECT_EQ(boost::json::parse(index.body).at(0).at("name"), "m");
+  // Only the ready ones, when asked: here none is.
+  EXPECT_EQ(call(http::verb::post, "/v2/repository/index", R"({"ready":true})").body, "[]");
+  EXPECT_EQ(call(http::verb::post, "/v2/repository/index", R"({"ready":false})").body, index.body);
+  EXPECT_EQ(call(http::verb::post, "/v2/repository/index", "[1]").status, 400u);
 }
 
 TEST_F(Router_test, UnknownThingsAre404AndWrongMethodsAre405) {
