@@ -41,7 +41,7 @@ need cmake command -v cmake
 need g++ command -v g++
 need ninja-build command -v ninja
 need pkg-config command -v pkg-config
-need curl command -v curl
+
 need libboost1.81-dev boost_ok
 need libspdlog-dev test -f /usr/include/spdlog/spdlog.h
 need libyaml-cpp-dev test -f /usr/include/yaml-cpp/yaml.h
@@ -55,6 +55,8 @@ fi
 # Optional: sd_notify comes from libsystemd when present, else from a small built-in fallback.
 optional=()
 pkg-config --exists libsystemd 2>/dev/null || optional+=(libsystemd-dev)
+# curl: the demo sends one job with it; nothing builds with it.
+command -v curl >/dev/null 2>&1 || optional+=(curl)
 
 # Optional packages are only installed alongside missing required ones: a host that already has
 # everything (a GPU box without network access) must not wait on apt at all.

@@ -30,7 +30,7 @@ void forward_once(const ModelRunner& runner, std::span<const InputTensor> inputs
   throw InfervisorError(ErrorCode::kModel, fmt::format("forward() failed: {}", forward.error()));
 }
 
-std::string quoted(std::string_view text) {
+std::string json_quoted(std::string_view text) {
   return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
 }
 
@@ -99,7 +99,7 @@ std::string run_bench(const BenchRequest& request) {
   // Formatted by hand: Boost.JSON writes doubles as "7.7022E1", which is valid but hard to read.
   std::string specs;
   for (const auto& spec : request.inputs) {
-    specs += fmt::format("{}{}", specs.empty() ? "" : ", ", quoted(format_tensor_spec(spec)));
+    specs += fmt::format("{}{}", specs.empty() ? "" : ", ", json_quoted(format_tensor_spec(spec)));
   }
   const double forwards = static_cast<double>(request.iterations) * request.threads;
   return fmt::format(
@@ -107,7 +107,7 @@ std::string run_bench(const BenchRequest& request) {
       R"("latency_us": {{"iterations": {}, "p50": {:.1f}, "p99": {:.1f}, "mean": {:.1f}}}, )"
       R"("throughput": {{"threads": {}, "forwards": {}, "seconds": {:.3f}, )"
       R"("forwards_per_s": {:.1f}}}}})",
-      quoted(request.model_path), quoted(request.device), quoted(ModelRunner::torch_version()),
+      json_quoted(request.model_path), json_quoted(request.device), json_quoted(ModelRunner::torch_version()),
       specs, request.iterations, percentile(latencies_us, 0.50), percentile(latencies_us, 0.99),
       sum / static_cast<double>(latencies_us.size()), request.threads, forwards, seconds,
       forwards / seconds);
