@@ -1,11 +1,17 @@
 // infervisord end to end: the real daemon, workers and models, driven through the socket.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <cstring>
 #include <fstream>
+#include <atomic>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -318,6 +324,87 @@ TEST(Daemon_test, InfervisorctlInfersFromNpyFiles) {
   EXPECT_EQ(run(bin_dir() / "infervisorctl", {"--socket", socket, "infer", "nosuch", "--input",
                                               "x=" + (daemon.folder() / "in0.npy").string()}),
             1);
+}
+
+// Stands in for systemd: a datagram socket in NOTIFY_SOCKET, read all along by a thread (as
+// systemd does: sd_notify blocks on a full socket queue), collecting what the daemon says.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::filesystem::path& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    reader_ = std::thread([this] {
+      while (!stop_) {
+        pollfd entry{fd_, POLLIN, 0};
+        if (::poll(&entry, 1, 20) != 1) continue;
+        char buffer[4096];
+        const auto n = ::recv(fd_, buffer, sizeof(buffer), 0);
+        if (n <= 0) continue;
+        const std::lock_guard lock(mutex_);
+        received_.append(buffer, static_cast<std::size_t>(n)).push_back('\n');
+      }
+    });
+  }
+  ~NotifySocket() {
+    stop_ = true;
+    reader_.join();
+    ::close(fd_);
+  }
+
+  // Everything received so far, and forgets it.
+  std::string take() {
+    const std::lock_guard lock(mutex_);
+    return std::exchange(received_, {});
+  }
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::string received_;
+  std::thread reader_;
+};
+
+TEST(Daemon_test, TellsSystemdWhenReadyWhatItIsDoingAndWhenItStops) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    instances: {count: 2}\n"));
+  NotifySocket systemd(daemon.folder() / "notify.sock");
+  ::setenv("NOTIFY_SOCKET", (daemon.folder() / "notify.sock").c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "200000", 1);
+  daemon.start();
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  std::this_thread::sleep_for(300ms);
+  const auto running = systemd.take();
+  EXPECT_NE(running.find("READY=1"), std::string::npos) << running;
+  EXPECT_NE(running.find("STATUS=mlp: 2/2 workers ready"), std::string::npos) << running;
+  EXPECT_NE(running.find("WATCHDOG=1"), std::string::npos) << running;  // every 100 ms here
+  daemon.stop();
+  std::this_thread::sleep_for(100ms);
+  const auto stopping = systemd.take();
+  EXPECT_NE(stopping.find("STOPPING=1"), std::string::npos) << stopping;
+}
+
+TEST(Daemon_test, ServesTcpWhenAsked) {
+  // A free loopback port: bind to port 0, read it back, let it go.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = probe.local_endpoint().port();
+  probe.close();
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""), fmt::format("tcp: 127.0.0.1:{}\n", port));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  client::ClientOptions options;
+  options.endpoint = client::TcpEndpoint{"127.0.0.1", port};
+  client::Client over_tcp(options);
+  EXPECT_TRUE(over_tcp.server_ready());
+  const auto result = over_tcp.infer(request_for("mlp", random_tensor(2, 3)));
+  ASSERT_EQ(result.outputs.size(), 1u);
+  EXPECT_EQ(result.outputs[0].shape, (std::vector<std::int64_t>{2, 256}));
+  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
 }
 
 }  // namespace
