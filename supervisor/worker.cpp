@@ -290,6 +290,8 @@ void Worker::fail_inflight(unsigned status, const std::string& reason) {
 }
 
 void Worker::kill_for(const std::string& reason) {
+  // No more jobs for it: the scheduler must not keep choosing a worker on its way out.
+  broken_ = true;
   if (failure_.empty()) failure_ = reason;
   spdlog::error("{}: {}; killing it", describe(), reason);
   process_.signal(SIGKILL);

@@ -55,7 +55,7 @@ class Worker {
   const WorkerIdentity& identity() const noexcept { return identity_; }
   pid_t pid() const noexcept { return process_.pid(); }
   std::size_t outstanding() const noexcept { return inflight_.size(); }
-  bool accepting() const noexcept { return state_ == State::kReady && !ring_full_; }
+  bool accepting() const noexcept { return state_ == State::kReady && !ring_full_ && !broken_; }
   // "model 'mlp' worker 1 (pid 4242)", for logs.
   std::string describe() const;
 
@@ -99,6 +99,7 @@ class Worker {
   boost::asio::steady_timer timer_;  // startup deadline, then the shutdown kill deadline
   std::unordered_map<std::uint64_t, JobPtr> inflight_;
   bool ring_full_ = false;
+  bool broken_ = false;  // being killed for misbehaving; its exit is on the way
   bool parked_ = false;
   std::string failure_;  // what the worker said (startup ERROR) or what we saw (corrupt ring)
   std::chrono::steady_clock::time_point spawned_at_;
