@@ -42,9 +42,17 @@ RunningDaemon::RunningDaemon(const std::string& models_yaml, const std::string& 
   socket_ = folder_ / "d.sock";
   config_ = folder_ / "config.yaml";
   shm_prefix_ = fmt::format("ivit{}x{}", ::getpid(), instance);
-  std::ofstream(config_) << fmt::format(
-      "socket: {}\nshm_prefix: {}\nlog_level: info\nstartup_timeout: 60s\nworker_path: {}\n{}\nmodels:\n{}",
-      socket_.string(), shm_prefix_, (bin_dir() / "infervisor-worker").string(), extra_yaml, models_yaml);
+  // Defaults for what the test did not set itself.
+  std::string settings = extra_yaml;
+  auto default_to = [&](std::string_view key, const std::string& value) {
+    if (settings.find(std::string(key) + ":") == std::string::npos) {
+      settings += fmt::format("{}: {}\n", key, value);
+    }
+  };
+  default_to("startup_timeout", "60s");
+  default_to("worker_path", (bin_dir() / "infervisor-worker").string());
+  std::ofstream(config_) << fmt::format("socket: {}\nshm_prefix: {}\nlog_level: info\n{}models:\n{}",
+                                        socket_.string(), shm_prefix_, settings, models_yaml);
 }
 
 RunningDaemon::~RunningDaemon() {
