@@ -63,8 +63,10 @@ void Worker::start() {
   if (!wakeup_fd_) throw InfervisorError(system_error("eventfd"));
 
   const WorkerCommand command{config_, model_, identity_, channel_->segment.name(), wakeup_fd_.get()};
-  const int inherited[] = {wakeup_fd_.get()};
-  process_ = ChildProcess::spawn(command.executable(), command.arguments(), inherited);
+  SpawnOptions options;
+  options.inherit_fds = {wakeup_fd_.get()};
+  options.own_process_group = true;  // Ctrl-C in a terminal reaches the daemon, which drains
+  process_ = ChildProcess::spawn(command.executable(), command.arguments(), options);
   spawned_at_ = std::chrono::steady_clock::now();
   spdlog::info("{}: spawned on {} with {} intra-op thread(s), segment {}", describe(),
                identity_.device.to_string(), identity_.threads, channel_->segment.name());
@@ -269,9 +271,9 @@ void Worker::on_process_exit() {
   state_ = State::kExited;
   timer_.cancel();
   wakeup_watch_.cancel();
-  std::string reason = describe_wait_status(*status);
+  std::string reason = status->describe();
   if (!failure_.empty()) reason = fmt::format("{} ({})", failure_, reason);
-  if (was == State::kStopping && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+  if (was == State::kStopping && status->success()) {
     spdlog::info("{}: exited cleanly", describe());
   } else {
     spdlog::error("{}: {}", describe(), reason);

@@ -11,9 +11,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/child_process.hpp"
 #include "common/unique_fd.hpp"
 #include "shm/channel.hpp"
-#include "supervisor/child_process.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/job.hpp"
 

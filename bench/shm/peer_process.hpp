@@ -8,25 +8,25 @@
 #include <string>
 #include <vector>
 
+#include "common/child_process.hpp"
+
 namespace infervisor::bench {
 
 class PeerProcess {
  public:
   // Spawns "<this executable> --peer <args...>" with posix_spawn and pins it to `cpu` if given.
   // `stdin_fd` >= 0 becomes the peer's standard input (the socket floor hands it one end of a
-  // socketpair that way). Throws std::system_error if it cannot.
+  // socketpair that way). Throws InfervisorError if it cannot.
   PeerProcess(const std::vector<std::string>& args, std::optional<int> cpu, int stdin_fd = -1);
   PeerProcess(const PeerProcess&) = delete;
   PeerProcess& operator=(const PeerProcess&) = delete;
-  ~PeerProcess();
 
-  pid_t pid() const noexcept { return pid_; }
+  pid_t pid() const noexcept { return child_.pid(); }
   // Waits for the peer to end; throws std::runtime_error unless it exited with 0.
   void wait_success();
 
  private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  ChildProcess child_;  // killed and reaped on destruction if it has not ended
 };
 
 }  // namespace infervisor::bench

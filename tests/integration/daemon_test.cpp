@@ -51,9 +51,8 @@ client::Tensor slow_input(float rounds) {
 }
 
 int run(const std::filesystem::path& program, const std::vector<std::string>& args) {
-  auto child = supervisor::ChildProcess::spawn(program, args, {});
-  const int status = child.wait();
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto status = ChildProcess::spawn(program, args).wait();
+  return status.exited() ? status.exit_code() : 128;
 }
 
 // The in-process answer for `input`, computed by infervisor-reference.
@@ -126,7 +125,7 @@ TEST(Daemon_test, ConcurrentJsonAndBinaryJobsMatchTheInProcessForward) {
     }));
   }
   for (auto& thread : threads) EXPECT_EQ(thread.get(), kJobsPerThread);
-  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
 TEST(Daemon_test, MetadataAndHealthEndpoints) {
@@ -208,7 +207,7 @@ TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
 
   // Nothing above disturbed the service.
   EXPECT_EQ(client.infer(request_for("mlp", random_tensor(1, 2))).outputs.size(), 1u);
-  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
 TEST(Daemon_test, AFullQueueAnswers503AndLosesNothing) {
@@ -256,7 +255,7 @@ TEST(Daemon_test, AWorkerKilledMidJobFailsThatJobAndIsReplaced) {
   const auto replaced = daemon.worker_pids();
   ASSERT_EQ(replaced.size(), 1u);
   EXPECT_NE(replaced[0], workers[0]);
-  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
   EXPECT_TRUE(daemon.leftover_segments().empty());
 }
 
@@ -274,9 +273,9 @@ TEST(Daemon_test, SigtermAnswersEveryJobInFlightAndCleansUp) {
     }));
   }
   std::this_thread::sleep_for(200ms);  // all sent, some running, some queued
-  const int status = daemon.stop();
+  const auto status = daemon.stop();
   for (auto& job : jobs) EXPECT_EQ(job.get(), 200u);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << daemon.log();
+  EXPECT_TRUE(status.success()) << status.describe() << "\n" << daemon.log();
   EXPECT_TRUE(daemon.leftover_segments().empty());
   EXPECT_FALSE(std::filesystem::exists(daemon.socket()));
   EXPECT_NE(daemon.log().find("exited cleanly"), std::string::npos) << daemon.log();
@@ -291,7 +290,7 @@ TEST(Daemon_test, AModelThatCannotLoadStopsStartUpWithTheWorkersReason) {
   broken.start();
   const auto status = broken.wait_exit(60s);
   ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << broken.log();
+  EXPECT_EQ(status->exit_code(), 1) << broken.log();
   const auto log = broken.log();
   EXPECT_NE(log.find("start-up failed"), std::string::npos) << log;
   EXPECT_NE(log.find("bogus-"), std::string::npos) << log;
@@ -404,7 +403,7 @@ TEST(Daemon_test, ServesTcpWhenAsked) {
   const auto result = over_tcp.infer(request_for("mlp", random_tensor(2, 3)));
   ASSERT_EQ(result.outputs.size(), 1u);
   EXPECT_EQ(result.outputs[0].shape, (std::vector<std::int64_t>{2, 256}));
-  EXPECT_EQ(WEXITSTATUS(daemon.stop()), 0);
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
 }  // namespace

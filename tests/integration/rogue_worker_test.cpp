@@ -65,7 +65,7 @@ TEST(RogueWorker_test, AGarbageResponseFrameFailsThatJobOnly) {
     EXPECT_NE(message.find("corrupt"), std::string::npos) << message;
   }
   EXPECT_TRUE(client.server_live());
-  EXPECT_EQ(WEXITSTATUS(rogue.daemon().stop()), 0);
+  EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
 }
 
 TEST(RogueWorker_test, AnswersForJobsNeverSentAreDropped) {
@@ -102,7 +102,7 @@ TEST(RogueWorker_test, AWorkerThatNeverReportsReadyFailsStartUp) {
   Rogue rogue("never-ready", "startup_timeout: 1s\n");
   const auto status = rogue.daemon().wait_exit(30s);
   ASSERT_TRUE(status);
-  EXPECT_EQ(WEXITSTATUS(*status), 1);
+  EXPECT_EQ(status->exit_code(), 1);
   EXPECT_NE(rogue.daemon().log().find("did not report READY within 1000 ms"), std::string::npos)
       << rogue.daemon().log();
   EXPECT_TRUE(rogue.daemon().leftover_segments().empty());
@@ -112,7 +112,7 @@ TEST(RogueWorker_test, AWorkerThatExitsBeforeReadyFailsStartUp) {
   Rogue rogue("exit-early");
   const auto status = rogue.daemon().wait_exit(30s);
   ASSERT_TRUE(status);
-  EXPECT_EQ(WEXITSTATUS(*status), 1);
+  EXPECT_EQ(status->exit_code(), 1);
   EXPECT_NE(rogue.daemon().log().find("exited with status 7"), std::string::npos) << rogue.daemon().log();
 }
 
@@ -121,7 +121,7 @@ TEST(RogueWorker_test, AWellBehavedForeignWorkerIsServed) {
   ASSERT_TRUE(rogue.daemon().wait_ready()) << rogue.daemon().log();
   auto client = rogue.daemon().client();
   for (int i = 0; i < 50; ++i) EXPECT_EQ(outcome(client, job(static_cast<float>(i))).first, 200u);
-  EXPECT_EQ(WEXITSTATUS(rogue.daemon().stop()), 0);
+  EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
 }
 
 }  // namespace

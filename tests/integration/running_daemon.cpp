@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client/endpoint.hpp"
+#include "common/unique_fd.hpp"
 
 namespace infervisor::testing {
 
@@ -63,13 +64,11 @@ RunningDaemon::~RunningDaemon() {
 
 void RunningDaemon::start() {
   // The daemon's stderr (its log) goes to a file the test can read.
-  const int log = ::open((folder_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int saved = ::dup(STDERR_FILENO);
-  ::dup2(log, STDERR_FILENO);
-  process_ = supervisor::ChildProcess::spawn(bin_dir() / "infervisord", {"--config", config_.string()}, {});
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  ::close(log);
+  const UniqueFd log(
+      ::open((folder_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  SpawnOptions options;
+  options.stderr_fd = log.get();
+  process_ = ChildProcess::spawn(bin_dir() / "infervisord", {"--config", config_.string()}, options);
 }
 
 bool RunningDaemon::wait_ready(std::chrono::seconds timeout) {
@@ -86,16 +85,11 @@ bool RunningDaemon::wait_ready(std::chrono::seconds timeout) {
   return false;
 }
 
-std::optional<int> RunningDaemon::wait_exit(std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (const auto status = process_.try_reap()) return status;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return std::nullopt;
+std::optional<ExitStatus> RunningDaemon::wait_exit(std::chrono::seconds timeout) {
+  return process_.wait_for(timeout);
 }
 
-int RunningDaemon::stop(std::chrono::seconds timeout) {
+ExitStatus RunningDaemon::stop(std::chrono::seconds timeout) {
   process_.signal(SIGTERM);
   if (const auto status = wait_exit(timeout)) return *status;
   ADD_FAILURE() << "infervisord did not exit within " << timeout.count() << " s of SIGTERM";

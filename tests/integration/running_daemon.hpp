@@ -8,7 +8,7 @@
 #include <string>
 
 #include "client/client.hpp"
-#include "supervisor/child_process.hpp"
+#include "common/child_process.hpp"
 
 namespace infervisor::testing {
 
@@ -27,10 +27,10 @@ class RunningDaemon {
   void start();
   // Waits until /v2/health/ready answers 200; false if the daemon exits or `timeout` passes.
   bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60));
-  // SIGTERM, then waits for the exit; returns the wait status.
-  int stop(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // SIGTERM, then waits for the exit.
+  ExitStatus stop(std::chrono::seconds timeout = std::chrono::seconds(60));
   // Waits for the daemon to exit on its own; nullopt on timeout.
-  std::optional<int> wait_exit(std::chrono::seconds timeout);
+  std::optional<ExitStatus> wait_exit(std::chrono::seconds timeout);
 
   client::Client client(std::chrono::milliseconds request_timeout = std::chrono::seconds(60)) const;
   const std::filesystem::path& socket() const noexcept { return socket_; }
@@ -48,7 +48,7 @@ class RunningDaemon {
   std::filesystem::path socket_;
   std::filesystem::path config_;
   std::string shm_prefix_;
-  supervisor::ChildProcess process_;
+  ChildProcess process_;
 };
 
 }  // namespace infervisor::testing

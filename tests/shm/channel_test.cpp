@@ -13,14 +13,13 @@
 #include <thread>
 #include <vector>
 
-#include "tests/shm/child_process.hpp"
+#include "common/child_process.hpp"
 #include "tests/shm/shm_fixture.hpp"
 #include "tests/shm/test_message.hpp"
 
 namespace infervisor::shm {
 namespace {
 using testing::check_message;
-using testing::ChildProcess;
 using testing::fill_message;
 using testing::MessageSizes;
 using testing::Random;
@@ -47,7 +46,7 @@ Result<RecordView> receive(RingReader& reader, ChildProcess& peer) {
   while (true) {
     auto record = reader.peek(SpinPolicy{}, Clock::now() + kWaitSlice);
     if (record || record.error().code != ErrorCode::kTimeout) return record;
-    if (const auto status = peer.try_wait()) {
+    if (const auto status = peer.try_reap()) {
       // Its last record may have landed between the timeout and its end.
       auto last = reader.try_peek();
       if (!last) return last.error();
@@ -118,10 +117,10 @@ class Channel_test : public ShmFixture {
   // Starts ring_peer on `channel`'s segment, playing `part`.
   ChildProcess spawn_peer(const SupervisorChannel& channel, std::vector<std::string> part,
                           std::uint64_t generation = kGeneration) {
-    std::vector<std::string> argv = {INFERVISOR_RING_PEER, channel.segment.name(),
-                                     std::to_string(generation), std::to_string(::getpid())};
-    argv.insert(argv.end(), part.begin(), part.end());
-    return ChildProcess::spawn(argv).value();
+    std::vector<std::string> args = {channel.segment.name(), std::to_string(generation),
+                                     std::to_string(::getpid())};
+    args.insert(args.end(), part.begin(), part.end());
+    return ChildProcess::spawn(INFERVISOR_RING_PEER, args);
   }
 
   void expect_ready(SupervisorChannel& channel, ChildProcess& peer, std::string_view part) {
@@ -188,7 +187,7 @@ TEST_F(Channel_test, ProducerKilledMidStreamLeavesOnlyWholeRecords) {
       const auto give_up = Clock::now() + kPatience;
       while (true) {
         if (!killed && sequence == kill_at) {
-          peer.kill(SIGKILL);  // the peer is busy producing: the consumer kept pace with it
+          peer.signal(SIGKILL);  // the peer is busy producing: the consumer kept pace with it
           killed = true;
         }
         const auto record = channel.responses.try_peek();
@@ -204,14 +203,14 @@ TEST_F(Channel_test, ProducerKilledMidStreamLeavesOnlyWholeRecords) {
         if (dead) break;  // empty, and nothing can follow
         ASSERT_LT(Clock::now(), give_up) << "stuck after " << sequence << " records";
         if (killed) {
-          dead = peer.try_wait().has_value();  // then look once more: it may have just committed
+          dead = peer.try_reap().has_value();  // then look once more: it may have just committed
         } else {
           const auto waited = channel.responses.peek(SpinPolicy{}, in(kWaitSlice));
           ASSERT_TRUE(waited || waited.error().code == ErrorCode::kTimeout)
               << waited.error().message;
         }
       }
-      const auto status = peer.try_wait();
+      const auto status = peer.try_reap();
       ASSERT_TRUE(status);
       EXPECT_TRUE(status->killed_by(SIGKILL)) << status->describe();
       EXPECT_GE(sequence, kill_at);
@@ -270,7 +269,7 @@ TEST_F(Channel_test, SupervisorWaitsTimeOutOnADeadWorker) {
   auto channel = create_channel();
   auto peer = spawn_peer(channel, {"idle"});
   expect_ready(channel, peer, "idle");
-  peer.kill(SIGKILL);
+  peer.signal(SIGKILL);
   const auto status = peer.wait_for(kPatience);
   ASSERT_TRUE(status);
   EXPECT_TRUE(status->killed_by(SIGKILL)) << status->describe();

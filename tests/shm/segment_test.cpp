@@ -13,13 +13,12 @@
 #include <functional>
 #include <limits>
 
-#include "tests/shm/child_process.hpp"
+#include "common/child_process.hpp"
 #include "tests/shm/shm_fixture.hpp"
 
 namespace infervisor::shm {
 namespace {
 namespace bip = boost::interprocess;
-using testing::ChildProcess;
 using testing::ShmFixture;
 
 constexpr SegmentLayout kLayout{kMinRingBytes, 2 * kMinRingBytes};
@@ -32,8 +31,7 @@ bool exists_in_dev_shm(const std::string& name) {
 
 // A pid that belonged to a process that has exited and been reaped.
 pid_t dead_pid() {
-  const std::string argv[] = {"/bin/true"};
-  auto child = ChildProcess::spawn(argv).value();
+  auto child = ChildProcess::spawn("/bin/true", {});
   const auto status = child.wait_for(std::chrono::seconds(60));
   EXPECT_TRUE(status && status->exited());
   return child.pid();

@@ -14,7 +14,7 @@
 
 #include "common/npy.hpp"
 #include "tests/common/temp_dir.hpp"
-#include "tests/worker/spawned_process.hpp"
+#include "common/child_process.hpp"
 #include "tests/worker/test_channel.hpp"
 
 namespace infervisor::worker::testing {
@@ -94,7 +94,7 @@ class WorkerProcessTest : public NoLeftoverSegments {
       args.insert(args.end(), {"--input", spec});
     for (const auto& spec : config.outputs)
       args.insert(args.end(), {"--output", spec});
-    worker_.emplace(INFERVISOR_WORKER_BIN, args);
+    worker_.emplace(ChildProcess::spawn(INFERVISOR_WORKER_BIN, args));
   }
 
   // The next record from the worker; fails the test if none comes or the worker exits first.
@@ -102,10 +102,10 @@ class WorkerProcessTest : public NoLeftoverSegments {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (auto record = channel_.receive(100ms)) return std::move(*record);
-      if (const auto status = worker_->poll()) {
+      if (const auto status = worker_->try_reap()) {
         // It may have committed a record just before exiting.
         if (auto record = channel_.receive(0ms)) return std::move(*record);
-        ADD_FAILURE() << "the worker " << describe_wait_status(*status) << " without answering";
+        ADD_FAILURE() << "the worker " << status->describe() << " without answering";
         return {};
       }
     }
@@ -130,18 +130,18 @@ class WorkerProcessTest : public NoLeftoverSegments {
   }
 
   int exit_status(std::chrono::milliseconds timeout = kReplyTimeout) {
-    const auto status = worker_->wait(timeout);
+    const auto status = worker_->wait_for(timeout);
     if (!status) {
       ADD_FAILURE() << "the worker did not exit";
       return -1;
     }
-    EXPECT_TRUE(WIFEXITED(*status)) << describe_wait_status(*status);
-    return WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    EXPECT_TRUE(status->exited()) << status->describe();
+    return status->exited() ? status->exit_code() : -1;
   }
 
   TestChannel channel_;
   WorkerConfig config_;
-  std::optional<SpawnedProcess> worker_;
+  std::optional<ChildProcess> worker_;
 };
 
 HostTensor floats(std::string name, std::vector<std::int64_t> shape, std::vector<float> values) {
@@ -167,13 +167,12 @@ TEST_F(WorkerProcessTest, MlpMatchesTheInProcessReference) {
   infervisor::testing::TempDir dir;
   const std::vector<std::int64_t> shape{3, 256};
   write_npy(dir / "x.npy", DType::kFloat32, shape, std::as_bytes(std::span(input)));
-  SpawnedProcess reference(
+  auto reference = ChildProcess::spawn(
       INFERVISOR_REFERENCE_BIN,
       {"--model", model_file("mlp"), "--input", "x=" + (dir / "x.npy").string(), "--output",
        "y:float32:-1,256", "--out", (dir / "out").string()});
-  const auto status = reference.wait(kStartTimeout);
-  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << (status ? describe_wait_status(*status) : "still running");
+  const auto status = reference.wait_for(kStartTimeout);
+  ASSERT_TRUE(status && status->success()) << (status ? status->describe() : "still running");
   const NpyArray expected = read_npy(dir / "out" / "y.npy");
   ASSERT_EQ(expected.shape, shape);
   const auto got = outputs[0].values<float>();
