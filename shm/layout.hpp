@@ -41,7 +41,8 @@ struct alignas(kCacheLine) WaitSlot {
 
 // Positions count bytes since the ring was created and only grow; a byte's place in the ring is
 // position % capacity. Each index sits on its own cache line so producer and consumer never
-// write the same line.
+// write the same line. The consumer learns of new records from their commit words, not from
+// write_position, which the producer keeps for inspection (Segment::open, drained()).
 struct RingControl {
   alignas(kCacheLine) std::uint64_t write_position;  // written by the producer only
   alignas(kCacheLine) std::uint64_t read_position;   // written by the consumer only
@@ -63,14 +64,29 @@ bool is_known_record_type(std::uint32_t raw) noexcept;
 const char* record_type_name(RecordType type) noexcept;
 
 // Precedes every record; 64 bytes so that the payload keeps the record's alignment.
+// `commit` is what makes the record exist: the producer writes every other byte of the record
+// first and stores commit_tag(its ring position) here last, with release order; the consumer polls
+// the commit word where the next record must start and trusts nothing else until it matches.
 struct RecordHeader {
+  std::uint64_t commit;
   std::uint32_t type;
   std::uint32_t reserved;
   std::uint64_t job_id;
   std::uint64_t payload_bytes;
   std::uint64_t record_bytes;  // header + payload, rounded up to kRecordAlignment
-  std::uint8_t unused[32];
+  std::uint8_t unused[24];
 };
+
+// The commit word of a record at ring position `position`: never 0 (a fresh ring), and different
+// for the same offset in every lap, so neither an unwritten slot, a record left from an earlier
+// lap, nor ordinary tensor bytes there pass for a new record. (A mixing function rather than
+// position + 1, which a tensor of counters could contain.)
+constexpr std::uint64_t commit_tag(std::uint64_t position) noexcept {
+  std::uint64_t x = position + 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return (x ^ (x >> 31)) | 1u;
+}
 
 struct RingPlacement {
   std::uint64_t control_offset;
@@ -94,6 +110,7 @@ struct SegmentHeader {
 };
 
 static_assert(sizeof(RecordHeader) == kRecordAlignment);
+static_assert(offsetof(RecordHeader, commit) == 0);
 static_assert(std::is_trivially_copyable_v<RecordHeader>);
 static_assert(std::is_trivially_copyable_v<RingPlacement>);
 static_assert(std::is_trivially_copyable_v<WaitSlot>);

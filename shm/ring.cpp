@@ -12,14 +12,20 @@ std::optional<std::uint64_t> record_bytes_for(std::uint64_t payload_bytes) noexc
   return total & ~static_cast<std::uint64_t>(kRecordAlignment - 1);
 }
 
-void write_header(std::byte* at, RecordType type, std::uint64_t job_id, std::uint64_t payload_bytes,
+// Everything but the commit word, which the consumer may be polling right now. Field by field,
+// straight into the ring: a header built on the stack and copied over stalls store forwarding.
+void write_fields(std::byte* at, RecordType type, std::uint64_t job_id, std::uint64_t payload_bytes,
                   std::uint64_t record_bytes) noexcept {
-  RecordHeader header{};
-  header.type = static_cast<std::uint32_t>(type);
-  header.job_id = job_id;
-  header.payload_bytes = payload_bytes;
-  header.record_bytes = record_bytes;
-  std::memcpy(at, &header, sizeof(header));
+  auto* header = reinterpret_cast<RecordHeader*>(at);
+  header->type = static_cast<std::uint32_t>(type);
+  header->reserved = 0;
+  header->job_id = job_id;
+  header->payload_bytes = payload_bytes;
+  header->record_bytes = record_bytes;
+}
+
+std::uint64_t& commit_word(std::byte* header) noexcept {
+  return *reinterpret_cast<std::uint64_t*>(header);
 }
 
 }  // namespace
@@ -32,6 +38,7 @@ void initialize_ring(RingControl& control) noexcept {
 RingWriter::RingWriter(RingView ring, Doorbell consumer) noexcept
     : ring_(ring), consumer_(consumer) {
   write_position_ = shared(ring_.control->write_position).load(std::memory_order_acquire);
+  write_offset_ = write_position_ % ring_.capacity;
   read_position_cache_ = shared(ring_.control->read_position).load(std::memory_order_acquire);
 }
 
@@ -57,8 +64,7 @@ Result<std::optional<Reservation>> RingWriter::try_reserve(RecordType type, std:
                       "a record of {} payload bytes does not fit a ring of {} bytes (at most {})",
                       payload_bytes, ring_.capacity, max_payload_bytes());
   }
-  const std::uint64_t offset = write_position_ % ring_.capacity;
-  const std::uint64_t tail = ring_.capacity - offset;
+  const std::uint64_t tail = ring_.capacity - write_offset_;
   const bool wraps = *record_bytes > tail;
   const std::uint64_t needed = wraps ? tail + *record_bytes : *record_bytes;
 
@@ -70,23 +76,24 @@ Result<std::optional<Reservation>> RingWriter::try_reserve(RecordType type, std:
     // The record fits only once the consumer has passed the wrap: publish the padding alone so
     // that it skips it, and let the caller try again when it has.
     if (*free >= tail) {
-      write_header(ring_.data + offset, RecordType::kPadding, 0, 0, tail);
-      commit(Reservation{{}, write_position_ + tail});
+      write_fields(at_offset(write_offset_), RecordType::kPadding, 0, 0, tail);
+      commit(Reservation{{}, write_position_, write_position_ + tail, 0});
     }
     return std::optional<Reservation>{};
   }
   if (*free < needed) return std::optional<Reservation>{};
-  std::uint64_t start = write_position_;
+  Reservation reservation{{}, write_position_, 0, 0};
+  std::byte* at = at_offset(write_offset_);
   if (wraps) {
-    // Published together with the record by commit(): the consumer never sees one without the
-    // other.
-    write_header(ring_.data + offset, RecordType::kPadding, 0, 0, tail);
-    start += tail;
+    write_fields(at, RecordType::kPadding, 0, 0, tail);
+    reservation.padding_bytes = tail;
+    reservation.start_position = write_position_ + tail;
+    at = at_offset(0);
   }
-  std::byte* at = ring_.data + start % ring_.capacity;
-  write_header(at, type, job_id, payload_bytes, *record_bytes);
-  return std::optional<Reservation>{
-      Reservation{{at + sizeof(RecordHeader), payload_bytes}, start + *record_bytes}};
+  write_fields(at, type, job_id, payload_bytes, *record_bytes);
+  reservation.payload = {at + sizeof(RecordHeader), payload_bytes};
+  reservation.end_position = reservation.start_position + *record_bytes;
+  return std::optional<Reservation>{reservation};
 }
 
 Result<Reservation> RingWriter::reserve(RecordType type, std::uint64_t job_id,
@@ -114,10 +121,24 @@ Result<Reservation> RingWriter::reserve(RecordType type, std::uint64_t job_id,
 }
 
 void RingWriter::commit(const Reservation& reservation) noexcept {
+  // A record that wraps starts at offset 0, behind the padding at write_offset_.
+  const std::uint64_t record_offset = reservation.padding_bytes ? 0 : write_offset_;
+  // The consumer looks at the padding first when there is one, so its commit goes last. The last
+  // commit is seq_cst, not just release: it and the load of `parked` in ring() form the Dekker
+  // pair that keeps a parked consumer from missing the record.
+  if (reservation.padding_bytes) {
+    shared(commit_word(at_offset(0))).store(commit_tag(reservation.start_position),
+                                            std::memory_order_release);
+    shared(commit_word(at_offset(write_offset_)))
+        .store(commit_tag(write_position_), std::memory_order_seq_cst);
+  } else {
+    shared(commit_word(at_offset(write_offset_)))
+        .store(commit_tag(reservation.start_position), std::memory_order_seq_cst);
+  }
+  write_offset_ = record_offset + (reservation.end_position - reservation.start_position);
+  if (write_offset_ == ring_.capacity) write_offset_ = 0;
   write_position_ = reservation.end_position;
-  // seq_cst, not just release: this store and the load of `parked` in ring() form the Dekker pair
-  // that keeps a parked consumer from missing the record.
-  shared(ring_.control->write_position).store(write_position_, std::memory_order_seq_cst);
+  shared(ring_.control->write_position).store(write_position_, std::memory_order_release);
   consumer_.ring();
 }
 
@@ -129,48 +150,45 @@ bool RingWriter::drained() const noexcept {
 RingReader::RingReader(RingView ring, Doorbell producer) noexcept
     : ring_(ring), producer_(producer) {
   read_position_ = shared(ring_.control->read_position).load(std::memory_order_acquire);
-  write_position_cache_ = read_position_;
+  read_offset_ = read_position_ % ring_.capacity;
 }
 
 bool RingReader::has_data_hint() const noexcept {
   // seq_cst: wait_until's condition (see there).
-  return shared(ring_.control->write_position).load(std::memory_order_seq_cst) != read_position_;
+  return shared(commit_word(ring_.data + read_offset_)).load(std::memory_order_seq_cst) ==
+         commit_tag(read_position_);
+}
+
+void RingReader::advance(std::uint64_t bytes) noexcept {
+  read_position_ += bytes;
+  read_offset_ += bytes;
+  if (read_offset_ == ring_.capacity) read_offset_ = 0;
 }
 
 Result<std::optional<RecordView>> RingReader::try_peek() noexcept {
   while (true) {
-    if (read_position_ == write_position_cache_) {
-      const std::uint64_t written =
-          shared(ring_.control->write_position).load(std::memory_order_acquire);
-      if (written < read_position_ || written - read_position_ > ring_.capacity) {
-        return make_error(ErrorCode::kCorrupt,
-                          "ring write position {} is outside [{}, {}]: the producer corrupted it",
-                          written, read_position_, read_position_ + ring_.capacity);
-      }
-      write_position_cache_ = written;
-      if (written == read_position_) return std::optional<RecordView>{};
+    std::byte* at = ring_.data + read_offset_;
+    if (shared(commit_word(at)).load(std::memory_order_acquire) != commit_tag(read_position_)) {
+      return std::optional<RecordView>{};
     }
-    const std::uint64_t offset = read_position_ % ring_.capacity;
-    const std::uint64_t tail = ring_.capacity - offset;
-    const std::uint64_t available = write_position_cache_ - read_position_;
     // Copied out first: the checks below must judge the same bytes that are then used.
+    const auto& shared_header = *reinterpret_cast<const RecordHeader*>(at);
     RecordHeader header;
-    if (available < sizeof(header)) {
-      return make_error(ErrorCode::kCorrupt, "ring holds {} bytes, less than a record header",
-                        available);
-    }
-    std::memcpy(&header, ring_.data + offset, sizeof(header));
+    header.type = shared_header.type;
+    header.job_id = shared_header.job_id;
+    header.payload_bytes = shared_header.payload_bytes;
+    header.record_bytes = shared_header.record_bytes;
+    const std::uint64_t tail = ring_.capacity - read_offset_;
     if (!is_known_record_type(header.type)) {
       return make_error(ErrorCode::kCorrupt, "record at ring position {} has unknown type {}",
                         read_position_, header.type);
     }
     if (header.record_bytes < sizeof(header) || header.record_bytes % kRecordAlignment != 0 ||
-        header.record_bytes > tail || header.record_bytes > available ||
-        header.payload_bytes > header.record_bytes - sizeof(header)) {
+        header.record_bytes > tail || header.payload_bytes > header.record_bytes - sizeof(header)) {
       return make_error(ErrorCode::kCorrupt,
-                        "record at ring position {} claims {} bytes ({} payload) with {} "
-                        "published and {} before the wrap",
-                        read_position_, header.record_bytes, header.payload_bytes, available, tail);
+                        "record at ring position {} claims {} bytes ({} payload) with {} before "
+                        "the wrap",
+                        read_position_, header.record_bytes, header.payload_bytes, tail);
     }
     const auto type = static_cast<RecordType>(header.type);
     if (type == RecordType::kPadding) {
@@ -179,13 +197,13 @@ Result<std::optional<RecordView>> RingReader::try_peek() noexcept {
                           "padding record at ring position {} is {} bytes but the wrap is {} away",
                           read_position_, header.record_bytes, tail);
       }
-      read_position_ += tail;
-      publish_read_position(read_position_);
+      advance(tail);
+      publish_read_position();
       continue;
     }
     return std::optional<RecordView>{RecordView{
         type, header.job_id,
-        std::span<const std::byte>(ring_.data + offset + sizeof(header), header.payload_bytes),
+        std::span<const std::byte>(at + sizeof(header), header.payload_bytes),
         read_position_ + header.record_bytes}};
   }
 }
@@ -203,13 +221,13 @@ Result<RecordView> RingReader::peek(const SpinPolicy& policy, Clock::time_point 
 }
 
 void RingReader::release(const RecordView& record) noexcept {
-  read_position_ = record.end_position;
-  publish_read_position(read_position_);
+  advance(record.end_position - read_position_);
+  publish_read_position();
 }
 
-void RingReader::publish_read_position(std::uint64_t position) noexcept {
+void RingReader::publish_read_position() noexcept {
   // seq_cst: pairs with the producer's parked flag, as in RingWriter::commit().
-  shared(ring_.control->read_position).store(position, std::memory_order_seq_cst);
+  shared(ring_.control->read_position).store(read_position_, std::memory_order_seq_cst);
   producer_.ring();
 }
 

@@ -1,15 +1,17 @@
 // A single-producer single-consumer ring of variable-length records in one contiguous byte area.
 //
-// Memory-ordering contract: everything the producer writes into a record before commit() is
-// visible to the consumer once it sees the record in try_peek(): commit() stores write_position
-// with release (seq_cst) order after the bytes, and try_peek() loads it with acquire order. Likewise
-// release() publishes read_position after the consumer's last read of the record, so the producer
-// never overwrites bytes still being read.
+// Publication: the producer writes a record's header fields and payload, then stores the header's
+// commit word (commit_tag of the record's position) with release order; the consumer loads the
+// commit word where the next record must start with acquire order, and reads the record only
+// once it matches. So everything the producer wrote before commit() is visible to the consumer
+// once it sees the record, and a producer killed mid-write leaves nothing the consumer can see.
+// The consumer never reads a shared write index, so a message costs it the record's own cache
+// lines and nothing more. release() publishes read_position (release order) after the
+// consumer's last read, and the producer reuses bytes only behind the read_position it loaded
+// (acquire order): it never overwrites bytes still being read.
 //
-// A peer may die at any instruction: a record becomes visible only through the single store of
-// write_position, so a producer killed mid-write leaves nothing the consumer can see, and no lock
-// is ever held. Every header and index read from the peer is validated before use; a violation is
-// a kCorrupt error, never a crash.
+// No lock is ever held. Every header and index read from the peer is validated before use; a
+// violation is a kCorrupt error, never a crash.
 //
 // Records start at multiples of 64 bytes and never split across the wrap: when the next record
 // does not fit before the end, the producer fills the tail with a padding record that the consumer
@@ -41,7 +43,11 @@ constexpr std::uint64_t max_payload_bytes(std::uint64_t capacity) noexcept {
 
 struct Reservation {
   std::span<std::byte> payload;  // write the record's bytes here, then commit()
+  std::uint64_t start_position = 0;
   std::uint64_t end_position = 0;
+  // When the record wraps: the padding record in front of it, at start_position - padding_bytes,
+  // committed together with it.
+  std::uint64_t padding_bytes = 0;
 };
 
 class RingWriter {
@@ -73,10 +79,12 @@ class RingWriter {
 
  private:
   Result<std::uint64_t> free_bytes(bool refresh) noexcept;
+  std::byte* at_offset(std::uint64_t offset) const noexcept { return ring_.data + offset; }
 
   RingView ring_;
   Doorbell consumer_;
   std::uint64_t write_position_ = 0;  // ours alone; mirrors control->write_position
+  std::uint64_t write_offset_ = 0;    // write_position_ % capacity, kept without dividing
   std::uint64_t read_position_cache_ = 0;
 };
 
@@ -103,19 +111,20 @@ class RingReader {
   // Gives the record's bytes back to the producer; `record` must be the one last peeked.
   void release(const RecordView& record) noexcept;
 
-  // A cheap look, for spinning: has the producer published anything not yet consumed?
+  // A cheap look, for spinning: has the producer committed the next record?
   bool has_data_hint() const noexcept;
 
   std::uint64_t wakeups() const noexcept { return producer_.wakeups(); }
   WaitSlot& data_slot() noexcept { return ring_.control->data_ready; }
 
  private:
-  void publish_read_position(std::uint64_t position) noexcept;
+  void advance(std::uint64_t bytes) noexcept;
+  void publish_read_position() noexcept;
 
   RingView ring_;
   Doorbell producer_;
   std::uint64_t read_position_ = 0;  // ours alone; mirrors control->read_position
-  std::uint64_t write_position_cache_ = 0;
+  std::uint64_t read_offset_ = 0;    // read_position_ % capacity, kept without dividing
 };
 
 // Initializes a ring's control block in a freshly created segment.

@@ -3,7 +3,8 @@
 // misbehaviour:
 //   garbage-frame   answers each job with a RESPONSE record of random bytes
 //   wrong-job       answers a job id that was never sent, then the real job (echoing its inputs)
-//   corrupt-index   answers the first job by moving the response ring's write index past the end
+//   corrupt-header  answers the first job with a committed record header that claims more bytes
+//                   than the ring has before its end
 //   never-ready     opens the channel and never reports READY
 //   exit-early      exits with status 7 before READY
 //   echo            behaves: answers every job with its own inputs
@@ -88,9 +89,16 @@ int main(int argc, char** argv) {
     } else if (mode == "wrong-job") {
       send_simple(*channel, shm::RecordType::kError, job_id + 1000, 0, nullptr);
       send_answer(*channel, job_id, *request);
-    } else if (mode == "corrupt-index") {
-      const auto ring = channel->segment.response_ring();
-      shm::shared(ring.control->write_position).store(~std::uint64_t{0});
+    } else if (mode == "corrupt-header") {
+      // A well-formed reservation, then its header's length overwritten before the commit.
+      auto reservation = channel->responses
+                             .reserve(shm::RecordType::kResponse, job_id, 64, {},
+                                      shm::Clock::now() + std::chrono::seconds(5))
+                             .value();
+      auto* header = reinterpret_cast<shm::RecordHeader*>(reservation.payload.data() -
+                                                          sizeof(shm::RecordHeader));
+      header->record_bytes = std::uint64_t{1} << 40;
+      channel->responses.commit(reservation);
       std::this_thread::sleep_for(std::chrono::minutes(10));
     } else {
       send_answer(*channel, job_id, *request);

@@ -80,8 +80,8 @@ TEST(RogueWorker_test, AnswersForJobsNeverSentAreDropped) {
   EXPECT_NE(rogue.daemon().log().find("not in flight"), std::string::npos);
 }
 
-TEST(RogueWorker_test, ACorruptRingIndexGetsTheWorkerKilledAndReplaced) {
-  Rogue rogue("corrupt-index");
+TEST(RogueWorker_test, ACorruptRecordHeaderGetsTheWorkerKilledAndReplaced) {
+  Rogue rogue("corrupt-header");
   ASSERT_TRUE(rogue.daemon().wait_ready()) << rogue.daemon().log();
   const auto first = rogue.daemon().worker_pids();
   auto client = rogue.daemon().client();

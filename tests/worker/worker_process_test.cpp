@@ -420,9 +420,14 @@ TEST_F(WorkerProcessTest, ExitsWhenItsParentIsNotTheSupervisor) {
 
 TEST_F(WorkerProcessTest, ACorruptRequestRingEndsTheWorker) {
   start_ready({});
-  // A write position far beyond anything the ring can hold: only a broken supervisor writes it.
-  shm::RingControl& control = *channel_.raw().segment.request_ring().control;
-  shm::shared(control.write_position).store(1ULL << 40, std::memory_order_seq_cst);
+  // A committed record that claims more bytes than the ring holds: only a broken supervisor
+  // writes it.
+  auto& requests = channel_.raw().requests;
+  auto reservation = requests.try_reserve(shm::RecordType::kRequest, 1, 64).value().value();
+  auto* header = reinterpret_cast<shm::RecordHeader*>(reservation.payload.data() -
+                                                      sizeof(shm::RecordHeader));
+  header->record_bytes = std::uint64_t{1} << 40;
+  requests.commit(reservation);
   EXPECT_EQ(exit_status(), 4);
 }
 
