@@ -1,0 +1,75 @@
+#include "bench/e2e/infer_payload.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "client/kserve_request.hpp"
+
+namespace infervisor::bench::e2e {
+namespace {
+
+constexpr std::int64_t kFeatures = 256;
+constexpr std::size_t kOutputBytes = kFeatures * sizeof(float);
+
+// Varied values, not zeros: JSON parsing cost depends on how long the numbers are written.
+client::Tensor input_tensor() {
+  client::Tensor tensor{"x", DType::kFloat32, {1, kFeatures}, {}};
+  tensor.data.resize(kOutputBytes);
+  for (std::int64_t i = 0; i < kFeatures; ++i) {
+    const float value = std::sin(0.1f * static_cast<float>(i));
+    std::memcpy(tensor.data.data() + i * sizeof(float), &value, sizeof(float));
+  }
+  return tensor;
+}
+
+}  // namespace
+
+InferPayload make_infer_payload(TensorEncoding encoding) {
+  client::InferRequest request;
+  request.model = "mlp";
+  request.inputs.push_back(input_tensor());
+  request.binary = encoding == TensorEncoding::kBinary;
+  // Same encoder as infervisor_client: binary mode also asks for binary outputs.
+  const auto encoded = client::encode_infer_request(request);
+  std::string body = encoded.json;
+  for (const auto part : encoded.binary_parts) {
+    body.append(reinterpret_cast<const char*>(part.data()), part.size());
+  }
+  std::string headers = fmt::format(
+      "POST {}/infer HTTP/1.1\r\n"
+      "Host: localhost\r\n"
+      "Content-Type: {}\r\n"
+      "Content-Length: {}\r\n",
+      client::model_target("mlp"), encoded.binary ? "application/octet-stream" : "application/json",
+      body.size());
+  if (encoded.binary) {
+    headers += fmt::format("Inference-Header-Content-Length: {}\r\n", encoded.json.size());
+  }
+  return {encoding, headers + "\r\n" + body};
+}
+
+std::string check_reply(const InferPayload& payload, unsigned status,
+                        std::optional<std::string_view> header_length, std::size_t body_size) {
+  if (status != 200) return fmt::format("status {}", status);
+  if (payload.encoding == TensorEncoding::kJson) {
+    return body_size > 0 ? std::string() : "an empty body";
+  }
+  if (!header_length) return "no Inference-Header-Content-Length in a binary reply";
+  std::size_t json_bytes = 0;
+  const auto [end, ec] = std::from_chars(header_length->data(),
+                                         header_length->data() + header_length->size(), json_bytes);
+  if (ec != std::errc() || end != header_length->data() + header_length->size()) {
+    return fmt::format("Inference-Header-Content-Length '{}'", *header_length);
+  }
+  if (json_bytes + kOutputBytes != body_size) {
+    return fmt::format(
+        "a {}-byte body with a {}-byte JSON header; expected {} output bytes after it", body_size,
+        json_bytes, kOutputBytes);
+  }
+  return {};
+}
+
+}  // namespace infervisor::bench::e2e

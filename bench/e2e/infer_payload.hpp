@@ -1,0 +1,31 @@
+// The one request every load-generator connection sends, built once: POST /v2/models/mlp/infer
+// with a batch-1 [1, 256] FP32 input, as raw HTTP/1.1 bytes ready to write. Building it per
+// request would put the client's encoding cost into the daemon's numbers on a shared CPU.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace infervisor::bench::e2e {
+
+enum class TensorEncoding {
+  kBinary,  // the binary tensor data extension, both ways
+  kJson,    // JSON `data` arrays, both ways
+};
+
+struct InferPayload {
+  TensorEncoding encoding = TensorEncoding::kBinary;
+  std::string http_request;  // request line, headers and body
+};
+
+InferPayload make_infer_payload(TensorEncoding encoding);
+
+// Empty if a reply with this status, Inference-Header-Content-Length and body size is what the
+// request must get (200; in binary, a JSON header then exactly the [1, 256] FP32 output's bytes);
+// otherwise what is wrong.
+std::string check_reply(const InferPayload& payload, unsigned status,
+                        std::optional<std::string_view> header_length, std::size_t body_size);
+
+}  // namespace infervisor::bench::e2e
