@@ -30,9 +30,9 @@ class Reporter {
     const auto mark = at.Mark();
     const std::string where =
         mark.line >= 0 ? fmt::format("{}:{}", origin_.string(), mark.line + 1) : origin_.string();
-    throw InfervisorError(ErrorCode::kInvalidArgument,
-                          fmt::format("{}: {}: {}", where, key,
-                                      fmt::format(format, std::forward<Args>(args)...)));
+    throw InfervisorError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{}: {}: {}", where, key, fmt::format(format, std::forward<Args>(args)...)));
   }
 
   const std::filesystem::path& origin() const { return origin_; }
@@ -58,7 +58,8 @@ std::string scalar(const Reporter& report, const YAML::Node& node, std::string_v
 }
 
 template <class Int>
-Int integer(const Reporter& report, const YAML::Node& node, std::string_view key, Int min, Int max) {
+Int integer(const Reporter& report, const YAML::Node& node, std::string_view key, Int min,
+            Int max) {
   const auto text = scalar(report, node, key);
   Int value{};
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -90,8 +91,8 @@ std::uint64_t byte_size(const Reporter& report, const YAML::Node& node, std::str
 bool valid_model_name(std::string_view name) {
   if (name.empty() || name.size() > shm::kMaxModelNameBytes) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
@@ -146,8 +147,9 @@ std::vector<TensorSpec> tensor_specs(const Reporter& report, const YAML::Node& n
       report.fail(shape, where + ".shape", "expected a list of at most {} dimensions", kMaxDims);
     }
     for (std::size_t d = 0; d < shape.size(); ++d) {
-      spec.dims.push_back(integer<std::int64_t>(report, shape[d], fmt::format("{}.shape[{}]", where, d),
-                                                kFreeDim, std::int64_t{1} << 40));
+      spec.dims.push_back(integer<std::int64_t>(report, shape[d],
+                                                fmt::format("{}.shape[{}]", where, d), kFreeDim,
+                                                std::int64_t{1} << 40));
     }
     specs.push_back(std::move(spec));
   }
@@ -167,7 +169,8 @@ std::vector<InstanceGroup> instance_groups(const Reporter& report, const YAML::N
   };
   if (node.IsSequence()) {
     if (node.size() == 0) report.fail(node, key, "expected at least one instance group");
-    for (std::size_t i = 0; i < node.size(); ++i) one(node[i], fmt::format("{}[{}]", key, i));
+    for (std::size_t i = 0; i < node.size(); ++i)
+      one(node[i], fmt::format("{}[{}]", key, i));
   } else {
     one(node, std::string(key));
   }
@@ -186,9 +189,8 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   ModelConfig model;
   model.name = scalar(report, node["name"], where + ".name");
   if (!valid_model_name(model.name)) {
-    report.fail(node["name"], where + ".name",
-                "'{}' must be 1-{} characters of [A-Za-z0-9_.-]", model.name,
-                shm::kMaxModelNameBytes);
+    report.fail(node["name"], where + ".name", "'{}' must be 1-{} characters of [A-Za-z0-9_.-]",
+                model.name, shm::kMaxModelNameBytes);
   }
   const auto named = fmt::format("models.{}", model.name);
   if (node["version"]) {
@@ -273,11 +275,16 @@ std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
   if (ec != std::errc{} || end == text.data()) return std::nullopt;
   const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
   std::uint64_t multiplier = 0;
-  if (unit.empty() || unit == "B") multiplier = 1;
-  else if (unit == "KiB" || unit == "K") multiplier = 1ull << 10;
-  else if (unit == "MiB" || unit == "M") multiplier = 1ull << 20;
-  else if (unit == "GiB" || unit == "G") multiplier = 1ull << 30;
-  else return std::nullopt;
+  if (unit.empty() || unit == "B")
+    multiplier = 1;
+  else if (unit == "KiB" || unit == "K")
+    multiplier = 1ull << 10;
+  else if (unit == "MiB" || unit == "M")
+    multiplier = 1ull << 20;
+  else if (unit == "GiB" || unit == "G")
+    multiplier = 1ull << 30;
+  else
+    return std::nullopt;
   std::uint64_t bytes = 0;
   if (__builtin_mul_overflow(value, multiplier, &bytes)) return std::nullopt;
   return bytes;
@@ -299,7 +306,8 @@ std::optional<std::chrono::microseconds> parse_duration(std::string_view text) {
 
 int total_instances(const ModelConfig& model) noexcept {
   int total = 0;
-  for (const auto& group : model.instance_groups) total += group.count;
+  for (const auto& group : model.instance_groups)
+    total += group.count;
   return total;
 }
 
@@ -320,20 +328,21 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& error) {
-    throw InfervisorError(ErrorCode::kInvalidArgument,
-                          fmt::format("{}:{}: not valid YAML: {}", origin.string(),
-                                      error.mark.line + 1, error.msg));
+    throw InfervisorError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{}:{}: not valid YAML: {}", origin.string(), error.mark.line + 1, error.msg));
   }
   if (!root.IsMap()) report.fail(root, "(top level)", "expected a map of settings");
-  reject_unknown_keys(report, root, "",
-                      {"socket", "tcp", "log_level", "startup_timeout", "drain_timeout",
-                       "shutdown_timeout", "spin", "max_request_size", "shm_prefix", "worker_path",
-                       "models"});
+  reject_unknown_keys(
+      report, root, "",
+      {"socket", "tcp", "log_level", "startup_timeout", "drain_timeout", "shutdown_timeout", "spin",
+       "spin_while_busy", "max_request_size", "shm_prefix", "worker_path", "models"});
   DaemonConfig config;
   config.source = origin;
   try {
-    config.socket_path = root["socket"] ? std::filesystem::path(scalar(report, root["socket"], "socket"))
-                                        : default_socket_path();
+    config.socket_path = root["socket"]
+                             ? std::filesystem::path(scalar(report, root["socket"], "socket"))
+                             : default_socket_path();
     if (root["tcp"]) config.tcp = tcp_listen(report, root["tcp"]);
     if (root["log_level"]) {
       const auto text = scalar(report, root["log_level"], "log_level");
@@ -345,7 +354,8 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
       config.log_level = *level;
     }
     auto millis = [&](const char* key) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(duration(report, root[key], key));
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          duration(report, root[key], key));
     };
     if (root["startup_timeout"]) config.startup_timeout = millis("startup_timeout");
     if (root["drain_timeout"]) config.drain_timeout = millis("drain_timeout");
@@ -353,6 +363,11 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
     if (root["spin"]) config.spin = duration(report, root["spin"], "spin");
     if (config.spin > std::chrono::milliseconds(10)) {
       report.fail(root["spin"], "spin", "at most 10ms (it burns a core while idle)");
+    }
+    if (root["spin_while_busy"])
+      config.spin_while_busy = duration(report, root["spin_while_busy"], "spin_while_busy");
+    if (config.spin_while_busy > std::chrono::milliseconds(100)) {
+      report.fail(root["spin_while_busy"], "spin_while_busy", "at most 100ms");
     }
     if (root["max_request_size"]) {
       config.max_request_bytes =
@@ -364,9 +379,11 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
                       std::all_of(config.shm_prefix.begin(), config.shm_prefix.end(), [](char c) {
                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
                       });
-      if (!ok) report.fail(root["shm_prefix"], "shm_prefix", "must be 1-32 characters of [A-Za-z0-9_-]");
+      if (!ok)
+        report.fail(root["shm_prefix"], "shm_prefix", "must be 1-32 characters of [A-Za-z0-9_-]");
     }
-    if (root["worker_path"]) config.worker_path = scalar(report, root["worker_path"], "worker_path");
+    if (root["worker_path"])
+      config.worker_path = scalar(report, root["worker_path"], "worker_path");
     const auto& models = root["models"];
     if (!models || !models.IsSequence() || models.size() == 0) {
       report.fail(models ? models : root, "models", "expected a non-empty list of models");
@@ -381,8 +398,8 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
       config.models.push_back(std::move(parsed));
     }
   } catch (const YAML::Exception& error) {
-    throw InfervisorError(ErrorCode::kInvalidArgument,
-                          fmt::format("{}:{}: {}", origin.string(), error.mark.line + 1, error.msg));
+    throw InfervisorError(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", origin.string(),
+                                                                   error.mark.line + 1, error.msg));
   }
   return config;
 }

@@ -34,10 +34,10 @@ struct ModelConfig {
   std::string version = "1";
   std::filesystem::path path;  // the TorchScript file, resolved against the config file's folder
   std::vector<InstanceGroup> instance_groups{InstanceGroup{}};
-  int intra_op_threads = 0;                    // 0: floor(cores / CPU workers), at least 1
-  std::uint64_t ring_bytes = 64ull << 20;      // each direction
-  int max_inflight_per_worker = 4;             // jobs written to a worker's ring, not yet answered
-  std::size_t max_queue = 1024;                // jobs waiting for a worker; beyond: 503
+  int intra_op_threads = 0;                // 0: floor(cores / CPU workers), at least 1
+  std::uint64_t ring_bytes = 64ull << 20;  // each direction
+  int max_inflight_per_worker = 16;        // jobs written to a worker's ring, not yet answered
+  std::size_t max_queue = 1024;            // jobs waiting for a worker; beyond: 503
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
 };
@@ -55,8 +55,11 @@ struct DaemonConfig {
   std::chrono::milliseconds startup_timeout{120'000};
   std::chrono::milliseconds drain_timeout{30'000};     // finishing in-flight jobs on SIGTERM
   std::chrono::milliseconds shutdown_timeout{10'000};  // SHUTDOWN_ACK, then SIGKILL
-  std::chrono::microseconds spin{50};                   // spin before parking, both sides
-  std::uint64_t max_request_bytes = 256ull << 20;       // HTTP body limit
+  std::chrono::microseconds spin{50};                  // spin before parking, both sides
+  // While jobs are in flight the daemon polls for their answers for about a job's time, up to
+  // this; a spin shorter than the job would park it, and waking it costs more than the job.
+  std::chrono::microseconds spin_while_busy{1000};
+  std::uint64_t max_request_bytes = 256ull << 20;  // HTTP body limit
   std::string shm_prefix = "infervisor";
   std::filesystem::path worker_path;  // infervisor-worker; default: beside infervisord
   std::vector<ModelConfig> models;

@@ -12,15 +12,17 @@
 namespace infervisor::supervisor {
 namespace {
 
-// Between two sched_yield calls while spinning: enough to keep the spin cheap, often enough that a
-// worker sharing this core gets to run (the build machine has 2 cores for 3+ busy processes).
-constexpr int kPollsPerYield = 16;
+// Idle passes of the loop between two looks at the reactor, the clock and sched_yield: the rings
+// are polled on every pass (a load each), the rest costs system calls. About half a microsecond
+// of polling, so a worker sharing this CPU still gets to run often.
+constexpr unsigned kIdlePassesPerCheck = 16;
 
 }  // namespace
 
 Daemon::Daemon(DaemonConfig config)
     : config_(std::move(config)),
       signals_(io_, SIGTERM, SIGINT),
+      registry_(io_),
       router_(*this),
       drain_timer_(io_),
       watchdog_timer_(io_) {
@@ -46,7 +48,8 @@ ModelPool* Daemon::find_pool(std::string_view model) {
 
 std::vector<ModelState> Daemon::model_states() const {
   std::vector<ModelState> states;
-  for (const auto& pool : pools_) states.push_back({&pool->model(), pool->ready() && !draining()});
+  for (const auto& pool : pools_)
+    states.push_back({&pool->model(), pool->ready() && !draining()});
   return states;
 }
 
@@ -54,8 +57,9 @@ std::string Daemon::status_line() const {
   std::string line;
   for (const auto& pool : pools_) {
     if (!line.empty()) line += "; ";
-    line += fmt::format("{}: {}/{} workers ready, {} queued, {} in flight", pool->model().name,
-                        pool->ready_workers(), pool->worker_count(), pool->queued(), pool->in_flight());
+    line +=
+        fmt::format("{}: {}/{} workers ready, {} queued, {} in flight", pool->model().name,
+                    pool->ready_workers(), pool->worker_count(), pool->queued(), pool->in_flight());
   }
   return line;
 }
@@ -63,15 +67,17 @@ std::string Daemon::status_line() const {
 int Daemon::run() {
   check_shm_space(config_);
   open_listeners();
+  registry_.start_sweeping();
   watch_signals();
   schedule_watchdog();
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   for (const auto& model : config_.models) {
-    pools_.push_back(std::make_unique<ModelPool>(io_, config_, model, cores,
-                                                 [this] { return next_generation_++; }, *this));
+    pools_.push_back(std::make_unique<ModelPool>(
+        io_, config_, model, cores, [this] { return next_generation_++; }, *this));
   }
   try {
-    for (auto& pool : pools_) pool->start();
+    for (auto& pool : pools_)
+      pool->start();
   } catch (const std::exception& error) {
     spdlog::error("start-up failed: {}", error.what());
     exit_code_ = 1;
@@ -99,12 +105,12 @@ void Daemon::open_listeners() {
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      throw InfervisorError(ErrorCode::kSystem, fmt::format("{}: tcp {}:{}: {}", config_.source.string(),
-                                                            config_.tcp->host, config_.tcp->port,
-                                                            ec.message()));
+      throw InfervisorError(ErrorCode::kSystem,
+                            fmt::format("{}: tcp {}:{}: {}", config_.source.string(),
+                                        config_.tcp->host, config_.tcp->port, ec.message()));
     }
     tcp_listener_ = std::make_unique<HttpListener<ip::tcp>>(io_, std::move(acceptor), router_,
-                                                             registry_, limits_, *this);
+                                                            registry_, limits_, *this);
     tcp_listener_->start();
     spdlog::info("listening on tcp {}:{}", config_.tcp->host, config_.tcp->port);
   }
@@ -114,7 +120,8 @@ void Daemon::watch_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
     if (phase_ >= Phase::kDraining) {
-      spdlog::warn("{} again: not waiting for in-flight jobs any longer", ::strsignal(signal_number));
+      spdlog::warn("{} again: not waiting for in-flight jobs any longer",
+                   ::strsignal(signal_number));
       if (phase_ == Phase::kDraining) stop_workers(true);
     } else {
       begin_shutdown(fmt::format("received {}", ::strsignal(signal_number)), false);
@@ -158,17 +165,18 @@ void Daemon::on_pool_changed(ModelPool&) {
 void Daemon::begin_shutdown(const std::string& why, bool hurry) {
   if (phase_ >= Phase::kDraining) return;
   phase_ = Phase::kDraining;
-  spdlog::info("shutting down ({}): no new connections; finishing {} job(s)", why,
-               [this] {
-                 std::size_t jobs = 0;
-                 for (const auto& pool : pools_) jobs += pool->queued() + pool->in_flight();
-                 return jobs;
-               }());
+  spdlog::info("shutting down ({}): no new connections; finishing {} job(s)", why, [this] {
+    std::size_t jobs = 0;
+    for (const auto& pool : pools_)
+      jobs += pool->queued() + pool->in_flight();
+    return jobs;
+  }());
   notifier_.stopping(why);
   if (unix_listener_) unix_listener_->stop();
   if (tcp_listener_) tcp_listener_->stop();
   if (socket_file_) socket_file_->remove();
-  for (auto& pool : pools_) pool->stop_accepting();
+  for (auto& pool : pools_)
+    pool->stop_accepting();
   if (hurry) return stop_workers(true);
   drain_timer_.expires_after(config_.drain_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -186,7 +194,8 @@ void Daemon::stop_workers(bool hurry) {
   hurry_ = hurry;
   drain_timer_.cancel();
   const auto timeout = hurry ? std::chrono::milliseconds(1000) : config_.shutdown_timeout;
-  for (auto& pool : pools_) pool->shutdown(timeout);
+  for (auto& pool : pools_)
+    pool->shutdown(timeout);
   advance_shutdown();
 }
 
@@ -211,27 +220,52 @@ void Daemon::finish() {
   phase_ = Phase::kDone;
   watchdog_timer_.cancel();
   signals_.cancel();
+  registry_.stop_sweeping();
   // Every job has its answer now; connections close once their last reply is written.
   registry_.close_all_when_idle();
   // Pools go (segments unlinked) outside the handler that called us.
   boost::asio::post(io_, [this] { pools_.clear(); });
 }
 
+std::chrono::nanoseconds Daemon::spin_budget() const {
+  std::chrono::nanoseconds budget = config_.spin;
+  for (const auto& pool : pools_)
+    budget = std::max(budget, pool->answer_spin(config_.spin_while_busy));
+  return budget;
+}
+
 void Daemon::run_loop() {
   using Clock = std::chrono::steady_clock;
-  auto last_activity = Clock::now();
-  int polls = 0;
+  unsigned idle_passes = 0;
+  bool idle = false;  // since idle_since, with the spin budget computed then
+  Clock::time_point idle_since;
+  std::chrono::nanoseconds budget{0};
   while (!io_.stopped()) {
-    std::size_t handled = io_.poll();
-    for (auto& pool : pools_) handled += pool->poll();
+    std::size_t handled = 0;
+    for (auto& pool : pools_)
+      handled += pool->poll();
+    // The rings cost a load each; the reactor costs an epoll_wait system call, so it is looked at
+    // after work (to run the handlers that work posted) and every few idle passes.
+    if (handled > 0 || ++idle_passes % kIdlePassesPerCheck == 0) handled += io_.poll();
     if (phase_ == Phase::kDraining || phase_ == Phase::kStopping) advance_shutdown();
     if (handled > 0) {
-      last_activity = Clock::now();
+      idle_passes = 0;
+      idle = false;
       continue;
     }
-    if (Clock::now() - last_activity < config_.spin) {
+    if (idle_passes % kIdlePassesPerCheck != 0) {
       shm::cpu_relax();
-      if (++polls % kPollsPerYield == 0) ::sched_yield();
+      continue;
+    }
+    const auto now = Clock::now();
+    if (!idle) {
+      idle = true;
+      idle_since = now;
+      budget = spin_budget();
+    }
+    if (now - idle_since < budget) {
+      // A worker or client on this CPU must get to run: it may be the very one we wait for.
+      ::sched_yield();
       continue;
     }
     bool can_park = true;
@@ -242,8 +276,10 @@ void Daemon::run_loop() {
       }
     }
     if (can_park) io_.run_one();
-    for (auto& pool : pools_) pool->disarm_parking();
-    last_activity = Clock::now();
+    for (auto& pool : pools_)
+      pool->disarm_parking();
+    idle_passes = 0;
+    idle = false;
   }
 }
 

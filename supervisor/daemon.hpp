@@ -7,9 +7,10 @@
 //           (drain_timeout) -> SHUTDOWN sentinel to every worker -> SHUTDOWN_ACK and exit, or
 //           SIGKILL after shutdown_timeout -> segments unlinked -> exit 0.
 //
-// Everything runs on one thread. Between events the loop spins for `spin` polling the workers'
-// response rings (a worker answering in microseconds is seen without any wake-up system call),
-// then parks in epoll, where the workers' eventfds wake it.
+// Everything runs on one thread. Between events the loop polls the workers' response rings (a
+// worker answering in microseconds is seen without any wake-up system call) for `spin`, or, while
+// jobs are in flight, for about a job's time (at most `spin_while_busy`), then parks in epoll,
+// where the workers' eventfds wake it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -63,6 +64,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   void finish();
   void advance_shutdown();
   void run_loop();
+  std::chrono::nanoseconds spin_budget() const;
   std::string status_line() const;
 
   DaemonConfig config_;

@@ -3,13 +3,14 @@
 // reply never overtakes another. Works for Unix-domain and TCP sockets alike.
 #pragma once
 
-#include <boost/asio/local/stream_protocol.hpp>
+#include <array>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/basic_stream.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -21,11 +22,13 @@ namespace infervisor::supervisor {
 
 struct HttpLimits {
   std::uint64_t max_body_bytes = 256ull << 20;
-  std::chrono::seconds idle_timeout{300};   // between requests on a kept-alive connection
-  std::chrono::seconds io_timeout{60};      // reading one request / writing one reply
+  std::chrono::seconds idle_timeout{300};  // between requests on a kept-alive connection
+  std::chrono::seconds io_timeout{60};     // reading one request / writing one reply
 };
 
-// The connections alive now, so that shutdown can close them all.
+// The connections alive now: shutdown closes them all, and a sweep once a second closes those
+// past their deadline. (A coarse sweep instead of a timer per read and write: re-arming a timer
+// costs a system call on every request.)
 class ConnectionRegistry {
  public:
   class Member {
@@ -33,15 +36,22 @@ class ConnectionRegistry {
     virtual ~Member() = default;
     // Close now if idle, else right after the reply being prepared is written.
     virtual void close_when_idle() = 0;
+    // Close if a read or write has outlasted its deadline.
+    virtual void close_if_overdue(std::chrono::steady_clock::time_point now) = 0;
   };
+
+  explicit ConnectionRegistry(boost::asio::io_context& io) : sweep_timer_(io) {}
 
   void add(Member* member) { members_.insert(member); }
   void remove(Member* member) { members_.erase(member); }
   std::size_t size() const noexcept { return members_.size(); }
   void close_all_when_idle();
+  void start_sweeping();
+  void stop_sweeping() { sweep_timer_.cancel(); }
 
  private:
   std::unordered_set<Member*> members_;
+  boost::asio::steady_timer sweep_timer_;
 };
 
 template <class Protocol>
@@ -56,6 +66,7 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
 
   void start() { read_next(); }
   void close_when_idle() override;
+  void close_if_overdue(std::chrono::steady_clock::time_point now) override;
 
  private:
   void read_next();
@@ -66,7 +77,7 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   void linger_then_close();
   void discard_rest();
 
-  boost::beast::basic_stream<Protocol> stream_;
+  Socket socket_;
   Router& router_;
   ConnectionRegistry& registry_;
   const HttpLimits& limits_;
@@ -74,8 +85,10 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
+  // When the read or write under way must be done; max(): none (a job is running).
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool keep_alive_ = false;
-  bool busy_ = false;           // between a request's arrival and the end of its reply's write
+  bool busy_ = false;  // between a request's arrival and the end of its reply's write
   bool close_requested_ = false;
   bool unread_request_ = false;  // refused before its body was read (413, malformed)
   std::array<char, 64 * 1024> discard_{};

@@ -28,15 +28,17 @@ class HttpListener {
 
  private:
   void accept_next() {
-    acceptor_.async_accept([this](const boost::system::error_code& ec, typename Protocol::socket socket) {
-      if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) {
-        std::make_shared<HttpConnection<Protocol>>(std::move(socket), router_, registry_, limits_, state_)
-            ->start();
-      }
-      // EMFILE and the like: keep serving the connections we have and try again.
-      accept_next();
-    });
+    acceptor_.async_accept(
+        [this](const boost::system::error_code& ec, typename Protocol::socket socket) {
+          if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+          if (!ec) {
+            std::make_shared<HttpConnection<Protocol>>(std::move(socket), router_, registry_,
+                                                       limits_, state_)
+                ->start();
+          }
+          // EMFILE and the like: keep serving the connections we have and try again.
+          accept_next();
+        });
   }
 
   boost::asio::io_context& io_;

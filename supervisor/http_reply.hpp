@@ -33,7 +33,8 @@ class HttpError : public std::runtime_error {
 };
 
 template <class... Args>
-[[noreturn]] void fail_request(unsigned status, fmt::format_string<Args...> format, Args&&... args) {
+[[noreturn]] void fail_request(unsigned status, fmt::format_string<Args...> format,
+                               Args&&... args) {
   throw HttpError(status, fmt::format(format, std::forward<Args>(args)...));
 }
 

@@ -33,8 +33,8 @@ struct RequestedOutput {
 };
 
 struct InferRequest {
-  std::optional<std::string> id;       // echoed in the response
-  std::vector<InputTensor> inputs;     // in the model's input order
+  std::optional<std::string> id;         // echoed in the response
+  std::vector<InputTensor> inputs;       // in the model's input order
   std::vector<RequestedOutput> outputs;  // empty: every output
   bool binary_outputs_by_default = false;
 };
@@ -44,7 +44,10 @@ class Job {
   using Completion = std::function<void(HttpReply)>;
 
   Job(std::uint64_t id, const ModelConfig& model, std::string body, Completion completion)
-      : id_(id), model_(model), body_(std::move(body)), completion_(std::move(completion)),
+      : id_(id),
+        model_(model),
+        body_(std::move(body)),
+        completion_(std::move(completion)),
         created_(std::chrono::steady_clock::now()) {}
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;

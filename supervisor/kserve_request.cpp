@@ -24,7 +24,8 @@ const json::value* find(const json::object& object, std::string_view key) {
   return it == object.end() ? nullptr : &it->value();
 }
 
-std::string_view string_field(const json::object& object, std::string_view key, std::string_view what) {
+std::string_view string_field(const json::object& object, std::string_view key,
+                              std::string_view what) {
   const auto* value = find(object, key);
   if (!value) fail_request(kBadRequest, "{} has no '{}'", what, key);
   if (!value->is_string()) fail_request(kBadRequest, "{} '{}' must be a string", what, key);
@@ -38,7 +39,8 @@ std::optional<bool> bool_parameter(const json::object& object, std::string_view 
   const auto& map = as_object(*parameters, fmt::format("{} parameters", what));
   const auto* value = find(map, name);
   if (!value) return std::nullopt;
-  if (!value->is_bool()) fail_request(kBadRequest, "{} parameter '{}' must be true or false", what, name);
+  if (!value->is_bool())
+    fail_request(kBadRequest, "{} parameter '{}' must be true or false", what, name);
   return value->get_bool();
 }
 
@@ -50,14 +52,16 @@ std::optional<std::uint64_t> size_parameter(const json::object& object, std::str
   const auto* value = find(map, name);
   if (!value) return std::nullopt;
   if (value->is_uint64()) return value->get_uint64();
-  if (value->is_int64() && value->get_int64() >= 0) return static_cast<std::uint64_t>(value->get_int64());
+  if (value->is_int64() && value->get_int64() >= 0)
+    return static_cast<std::uint64_t>(value->get_int64());
   fail_request(kBadRequest, "{} parameter '{}' must be a non-negative integer", what, name);
 }
 
 // Appends JSON elements (nested arrays flattened, row-major) to `out` as `dtype` bytes.
 class ElementWriter {
  public:
-  ElementWriter(DType dtype, std::string_view tensor, std::uint64_t expected, std::vector<std::byte>& out)
+  ElementWriter(DType dtype, std::string_view tensor, std::uint64_t expected,
+                std::vector<std::byte>& out)
       : dtype_(dtype), tensor_(tensor), expected_(expected), out_(out) {
     out_.resize(expected * dtype_size(dtype));
   }
@@ -65,9 +69,11 @@ class ElementWriter {
   void write(const json::value& value, int depth = 0) {
     if (value.is_array()) {
       if (depth > static_cast<int>(kMaxDims)) {
-        fail_request(kBadRequest, "input '{}' data is nested deeper than {} levels", tensor_, kMaxDims);
+        fail_request(kBadRequest, "input '{}' data is nested deeper than {} levels", tensor_,
+                     kMaxDims);
       }
-      for (const auto& element : value.get_array()) write(element, depth + 1);
+      for (const auto& element : value.get_array())
+        write(element, depth + 1);
       return;
     }
     if (written_ >= expected_) {
@@ -82,15 +88,33 @@ class ElementWriter {
         std::memcpy(at, &byte, 1);
         break;
       }
-      case DType::kUInt8: store(at, integer<std::uint8_t>(value)); break;
-      case DType::kInt8: store(at, integer<std::int8_t>(value)); break;
-      case DType::kInt16: store(at, integer<std::int16_t>(value)); break;
-      case DType::kInt32: store(at, integer<std::int32_t>(value)); break;
-      case DType::kInt64: store(at, integer<std::int64_t>(value)); break;
-      case DType::kFloat16: store(at, float_to_half(static_cast<float>(number(value)))); break;
-      case DType::kBFloat16: store(at, float_to_bfloat16(static_cast<float>(number(value)))); break;
-      case DType::kFloat32: store(at, static_cast<float>(number(value))); break;
-      case DType::kFloat64: store(at, number(value)); break;
+      case DType::kUInt8:
+        store(at, integer<std::uint8_t>(value));
+        break;
+      case DType::kInt8:
+        store(at, integer<std::int8_t>(value));
+        break;
+      case DType::kInt16:
+        store(at, integer<std::int16_t>(value));
+        break;
+      case DType::kInt32:
+        store(at, integer<std::int32_t>(value));
+        break;
+      case DType::kInt64:
+        store(at, integer<std::int64_t>(value));
+        break;
+      case DType::kFloat16:
+        store(at, float_to_half(static_cast<float>(number(value))));
+        break;
+      case DType::kBFloat16:
+        store(at, float_to_bfloat16(static_cast<float>(number(value))));
+        break;
+      case DType::kFloat32:
+        store(at, static_cast<float>(number(value)));
+        break;
+      case DType::kFloat64:
+        store(at, number(value));
+        break;
     }
     ++written_;
   }
@@ -117,9 +141,10 @@ class ElementWriter {
   T integer(const json::value& value) const {
     if (value.is_int64()) {
       const auto v = value.get_int64();
-      if (std::is_unsigned_v<T> ? (v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max())
-                                : (v >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
-                                   v <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))) {
+      if (std::is_unsigned_v<T>
+              ? (v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max())
+              : (v >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                 v <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))) {
         return static_cast<T>(v);
       }
     } else if (value.is_uint64()) {
@@ -147,7 +172,8 @@ class ElementWriter {
 
 std::vector<std::int64_t> parse_shape(const json::object& input, std::string_view name) {
   const auto* shape = find(input, "shape");
-  if (!shape || !shape->is_array()) fail_request(kBadRequest, "input '{}' needs a 'shape' array", name);
+  if (!shape || !shape->is_array())
+    fail_request(kBadRequest, "input '{}' needs a 'shape' array", name);
   const auto& dims = shape->get_array();
   if (dims.size() > kMaxDims) {
     fail_request(kBadRequest, "input '{}' has {} dimensions; at most {} are supported", name,
@@ -155,10 +181,13 @@ std::vector<std::int64_t> parse_shape(const json::object& input, std::string_vie
   }
   std::vector<std::int64_t> out;
   for (const auto& dim : dims) {
-    if (dim.is_int64() && dim.get_int64() >= 0) out.push_back(dim.get_int64());
-    else if (dim.is_uint64() && dim.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    if (dim.is_int64() && dim.get_int64() >= 0)
+      out.push_back(dim.get_int64());
+    else if (dim.is_uint64() && dim.get_uint64() <= static_cast<std::uint64_t>(
+                                                        std::numeric_limits<std::int64_t>::max()))
       out.push_back(static_cast<std::int64_t>(dim.get_uint64()));
-    else fail_request(kBadRequest, "input '{}' shape must hold non-negative integers", name);
+    else
+      fail_request(kBadRequest, "input '{}' shape must hold non-negative integers", name);
   }
   return out;
 }
@@ -196,7 +225,8 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
     if (!id->is_string()) fail_request(kBadRequest, "request 'id' must be a string");
     out.id = std::string(id->get_string());
   }
-  out.binary_outputs_by_default = bool_parameter(root, "binary_data_output", "request").value_or(false);
+  out.binary_outputs_by_default =
+      bool_parameter(root, "binary_data_output", "request").value_or(false);
 
   const auto* inputs_value = find(root, "inputs");
   if (!inputs_value || !inputs_value->is_array()) {
@@ -211,7 +241,8 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
     const auto& input = as_object(input_value, "each input");
     const auto name = string_field(input, "name", "input");
     std::size_t index = 0;
-    while (index < model.inputs.size() && model.inputs[index].name != name) ++index;
+    while (index < model.inputs.size() && model.inputs[index].name != name)
+      ++index;
     if (index == model.inputs.size()) {
       fail_request(kBadRequest, "model '{}' has no input '{}'", model.name, name);
     }
@@ -236,9 +267,11 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
     }
     const auto elements = checked_element_count(tensor.shape);
     const auto bytes = checked_byte_size(tensor.dtype, tensor.shape);
-    if (!elements || !bytes) fail_request(413, "input '{}' shape {} is too large", name, shape_to_string(tensor.shape));
+    if (!elements || !bytes)
+      fail_request(413, "input '{}' shape {} is too large", name, shape_to_string(tensor.shape));
 
-    if (const auto binary_size = size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
+    if (const auto binary_size =
+            size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
       if (!header_length) {
         fail_request(kBadRequest,
                      "input '{}' has binary_data_size but the request has no "
@@ -246,35 +279,44 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
                      name);
       }
       if (*binary_size != *bytes) {
-        fail_request(kBadRequest, "input '{}' binary_data_size is {} but shape {} of {} needs {} bytes",
-                     name, *binary_size, shape_to_string(tensor.shape), datatype, *bytes);
+        fail_request(kBadRequest,
+                     "input '{}' binary_data_size is {} but shape {} of {} needs {} bytes", name,
+                     *binary_size, shape_to_string(tensor.shape), datatype, *bytes);
       }
       if (*binary_size > body.size() - binary_offset) {
-        fail_request(kBadRequest, "input '{}' binary data runs past the end of the body ({} bytes left)",
-                     name, body.size() - binary_offset);
+        fail_request(kBadRequest,
+                     "input '{}' binary data runs past the end of the body ({} bytes left)", name,
+                     body.size() - binary_offset);
       }
       tensor.data = std::as_bytes(std::span(body.data() + binary_offset, *binary_size));
       binary_offset += *binary_size;
-      if (find(input, "data")) fail_request(kBadRequest, "input '{}' has both binary data and 'data'", name);
+      if (find(input, "data"))
+        fail_request(kBadRequest, "input '{}' has both binary data and 'data'", name);
     } else {
       const auto* data = find(input, "data");
-      if (!data) fail_request(kBadRequest, "input '{}' has neither 'data' nor binary_data_size", name);
+      if (!data)
+        fail_request(kBadRequest, "input '{}' has neither 'data' nor binary_data_size", name);
       ElementWriter writer(tensor.dtype, name, *elements, tensor.converted);
-      if (data->is_array()) writer.write(*data);
-      else writer.write(*data);  // a scalar tensor may be given as a bare value
+      if (data->is_array())
+        writer.write(*data);
+      else
+        writer.write(*data);  // a scalar tensor may be given as a bare value
       writer.finish();
       tensor.data = tensor.converted;
     }
   }
   for (std::size_t i = 0; i < model.inputs.size(); ++i) {
-    if (!seen[i]) fail_request(kBadRequest, "model '{}' needs input '{}', which is missing", model.name, model.inputs[i].name);
+    if (!seen[i])
+      fail_request(kBadRequest, "model '{}' needs input '{}', which is missing", model.name,
+                   model.inputs[i].name);
   }
   if (header_length && binary_offset != body.size()) {
     fail_request(kBadRequest, "the body has {} bytes of binary data but the inputs claim {}",
                  body.size() - json_bytes, binary_offset - json_bytes);
   }
   out.inputs = std::move(parsed);
-  // Spans into `converted` survive the move (vector buffers move), spans into `body` are unaffected.
+  // Spans into `converted` survive the move (vector buffers move), spans into `body` are
+  // unaffected.
 
   if (const auto* outputs_value = find(root, "outputs")) {
     if (!outputs_value->is_array()) fail_request(kBadRequest, "request 'outputs' must be an array");

@@ -24,8 +24,10 @@ T load(const std::byte* at) {
 template <class Float>
 void append_float(std::string& out, Float value) {
   // JSON has no NaN or infinity.
-  if (!std::isfinite(value)) out += "null";
-  else fmt::format_to(std::back_inserter(out), "{}", value);
+  if (!std::isfinite(value))
+    out += "null";
+  else
+    fmt::format_to(std::back_inserter(out), "{}", value);
 }
 
 // Appends the tensor's elements as a flat, row-major JSON array.
@@ -38,16 +40,36 @@ void append_data(std::string& out, const shm::TensorView& tensor) {
     if (i) out += ',';
     auto it = std::back_inserter(out);
     switch (tensor.dtype) {
-      case DType::kBool: out += load<std::uint8_t>(at) ? "true" : "false"; break;
-      case DType::kUInt8: fmt::format_to(it, "{}", load<std::uint8_t>(at)); break;
-      case DType::kInt8: fmt::format_to(it, "{}", load<std::int8_t>(at)); break;
-      case DType::kInt16: fmt::format_to(it, "{}", load<std::int16_t>(at)); break;
-      case DType::kInt32: fmt::format_to(it, "{}", load<std::int32_t>(at)); break;
-      case DType::kInt64: fmt::format_to(it, "{}", load<std::int64_t>(at)); break;
-      case DType::kFloat16: append_float(out, half_to_float(load<std::uint16_t>(at))); break;
-      case DType::kBFloat16: append_float(out, bfloat16_to_float(load<std::uint16_t>(at))); break;
-      case DType::kFloat32: append_float(out, load<float>(at)); break;
-      case DType::kFloat64: append_float(out, load<double>(at)); break;
+      case DType::kBool:
+        out += load<std::uint8_t>(at) ? "true" : "false";
+        break;
+      case DType::kUInt8:
+        fmt::format_to(it, "{}", load<std::uint8_t>(at));
+        break;
+      case DType::kInt8:
+        fmt::format_to(it, "{}", load<std::int8_t>(at));
+        break;
+      case DType::kInt16:
+        fmt::format_to(it, "{}", load<std::int16_t>(at));
+        break;
+      case DType::kInt32:
+        fmt::format_to(it, "{}", load<std::int32_t>(at));
+        break;
+      case DType::kInt64:
+        fmt::format_to(it, "{}", load<std::int64_t>(at));
+        break;
+      case DType::kFloat16:
+        append_float(out, half_to_float(load<std::uint16_t>(at)));
+        break;
+      case DType::kBFloat16:
+        append_float(out, bfloat16_to_float(load<std::uint16_t>(at)));
+        break;
+      case DType::kFloat32:
+        append_float(out, load<float>(at));
+        break;
+      case DType::kFloat64:
+        append_float(out, load<double>(at));
+        break;
     }
   }
   out += ']';
@@ -74,7 +96,8 @@ json::array tensor_metadata(const std::vector<TensorSpec>& specs) {
   json::array out;
   for (const auto& spec : specs) {
     json::array shape;
-    for (const auto dim : spec.dims) shape.emplace_back(dim);
+    for (const auto dim : spec.dims)
+      shape.emplace_back(dim);
     out.emplace_back(json::object{
         {"name", spec.name}, {"datatype", kserve_name(spec.dtype)}, {"shape", std::move(shape)}});
   }
@@ -92,7 +115,8 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
   std::vector<Selected> selected;
   if (request.outputs.empty()) {
     for (const auto& spec : model.outputs) {
-      selected.push_back({&find_output(frame, spec.name, model), request.binary_outputs_by_default});
+      selected.push_back(
+          {&find_output(frame, spec.name, model), request.binary_outputs_by_default});
     }
   } else {
     for (const auto& wanted : request.outputs) {
@@ -124,7 +148,8 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
       fail_request(kWorkerFault,
                    "the worker for model '{}' returned output '{}' as {} {}, which the model's "
                    "declaration does not allow",
-                   model.name, tensor.name, kserve_name(tensor.dtype), shape_to_string(tensor.shape()));
+                   model.name, tensor.name, kserve_name(tensor.dtype),
+                   shape_to_string(tensor.shape()));
     }
     if (i) out += ',';
     out += "{\"name\":";
@@ -144,7 +169,8 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
     }
   }
   out += "]}";
-  if (binary_bytes > 0 || std::any_of(selected.begin(), selected.end(), [](const Selected& s) { return s.binary; })) {
+  if (binary_bytes > 0 ||
+      std::any_of(selected.begin(), selected.end(), [](const Selected& s) { return s.binary; })) {
     reply.inference_header_length = out.size();
     reply.content_type = "application/octet-stream";
     out.reserve(out.size() + binary_bytes);

@@ -21,8 +21,8 @@ constexpr std::string_view kUsage = R"(usage: infervisord --config FILE [--check
 )";
 
 int usage_error(std::string_view message) {
-  std::fprintf(stderr, "infervisord: %.*s\n\n%.*s", static_cast<int>(message.size()), message.data(),
-               static_cast<int>(kUsage.size()), kUsage.data());
+  std::fprintf(stderr, "infervisord: %.*s\n\n%.*s", static_cast<int>(message.size()),
+               message.data(), static_cast<int>(kUsage.size()), kUsage.data());
   return 2;
 }
 
@@ -58,10 +58,11 @@ int main(int argc, char** argv) {
     spdlog::set_level(config.log_level);
     if (check_only) {
       for (const auto& model : config.models) {
-        std::printf("model %s: %d worker(s), ring %llu bytes each way, %zu input(s), %zu output(s)\n",
-                    model.name.c_str(), supervisor::total_instances(model),
-                    static_cast<unsigned long long>(model.ring_bytes), model.inputs.size(),
-                    model.outputs.size());
+        std::printf(
+            "model %s: %d worker(s), ring %llu bytes each way, %zu input(s), %zu output(s)\n",
+            model.name.c_str(), supervisor::total_instances(model),
+            static_cast<unsigned long long>(model.ring_bytes), model.inputs.size(),
+            model.outputs.size());
       }
       std::printf("socket %s; /dev/shm needed: %llu bytes\n", config.socket_path.c_str(),
                   static_cast<unsigned long long>(supervisor::shm_bytes_needed(config)));

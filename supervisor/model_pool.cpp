@@ -27,7 +27,8 @@ ModelPool::ModelPool(boost::asio::io_context& io, const DaemonConfig& config,
       events_(events) {}
 
 ModelPool::~ModelPool() {
-  for (auto& job : queue_) job->complete(error_reply(503, "the daemon stopped"));
+  for (auto& job : queue_)
+    job->complete(error_reply(503, "the daemon stopped"));
 }
 
 std::unique_ptr<Worker> ModelPool::make_worker(int instance, const DeviceSpec& device) {
@@ -45,18 +46,21 @@ void ModelPool::start() {
       respawn_backoff_.push_back(kFirstRespawnDelay);
     }
   }
-  for (auto& worker : workers_) worker->start();
+  for (auto& worker : workers_)
+    worker->start();
 }
 
 std::size_t ModelPool::ready_workers() const noexcept {
   std::size_t ready = 0;
-  for (const auto& worker : workers_) ready += worker && worker->state() == Worker::State::kReady;
+  for (const auto& worker : workers_)
+    ready += worker && worker->state() == Worker::State::kReady;
   return ready;
 }
 
 std::size_t ModelPool::in_flight() const noexcept {
   std::size_t total = 0;
-  for (const auto& worker : workers_) total += worker ? worker->outstanding() : 0;
+  for (const auto& worker : workers_)
+    total += worker ? worker->outstanding() : 0;
   return total;
 }
 
@@ -70,9 +74,11 @@ bool ModelPool::all_exited() const noexcept {
 void ModelPool::check_fits(const Job& job) const {
   const InferRequest& request = job.request();
   shm::SmallVector<shm::TensorLayout> layouts;
-  for (const auto& input : request.inputs) layouts.push_back({input.name, input.dtype, input.shape});
+  for (const auto& input : request.inputs)
+    layouts.push_back({input.name, input.dtype, input.shape});
   shm::SmallVector<std::string_view> outputs;
-  for (const auto& output : request.outputs) outputs.push_back(output.name);
+  for (const auto& output : request.outputs)
+    outputs.push_back(output.name);
   const auto plan = shm::plan_frame(model_.name, layouts, outputs);
   if (!plan) throw HttpError(400, plan.error().message);
   const std::uint64_t limit = shm::max_payload_bytes(model_.ring_bytes);
@@ -127,6 +133,17 @@ std::size_t ModelPool::poll() {
   return handled;
 }
 
+std::chrono::nanoseconds ModelPool::answer_spin(std::chrono::nanoseconds cap) const noexcept {
+  std::chrono::nanoseconds longest{0};
+  for (const auto& worker : workers_) {
+    if (!worker || worker->outstanding() == 0) continue;
+    const auto expected = worker->typical_job_time() * 3 / 2 + std::chrono::microseconds(20);
+    // A model slower than the cap is not worth a spinning core: park and let the eventfd wake us.
+    if (expected <= cap) longest = std::max(longest, expected);
+  }
+  return longest;
+}
+
 bool ModelPool::arm_parking() noexcept {
   for (auto& worker : workers_) {
     if (worker && !worker->arm_parking()) return false;
@@ -143,7 +160,8 @@ void ModelPool::disarm_parking() noexcept {
 void ModelPool::shutdown(std::chrono::milliseconds timeout) {
   shutting_down_ = true;
   accepting_ = false;
-  for (auto& timer : respawn_timers_) timer->cancel();
+  for (auto& timer : respawn_timers_)
+    timer->cancel();
   while (!queue_.empty()) {
     queue_.front()->complete(error_reply(503, "the daemon is shutting down"));
     queue_.pop_front();
@@ -163,13 +181,15 @@ void ModelPool::on_worker_ready(Worker& worker) {
   pump();
 }
 
-void ModelPool::on_worker_capacity(Worker&) { pump(); }
+void ModelPool::on_worker_capacity(Worker&) {
+  pump();
+}
 
 void ModelPool::on_worker_exit(Worker& worker, const std::string& reason) {
   const int instance = worker.identity().instance;
   if (!started_ && !shutting_down_) {
-    events_.on_pool_startup_failed(*this, fmt::format("model '{}' worker {}: {}", model_.name,
-                                                      instance, reason));
+    events_.on_pool_startup_failed(
+        *this, fmt::format("model '{}' worker {}: {}", model_.name, instance, reason));
     return;
   }
   if (shutting_down_) {
@@ -197,7 +217,8 @@ void ModelPool::respawn_later(int instance) {
       worker->start();
       workers_[instance] = std::move(worker);
     } catch (const std::exception& error) {
-      spdlog::error("model '{}' worker {}: respawn failed: {}", model_.name, instance, error.what());
+      spdlog::error("model '{}' worker {}: respawn failed: {}", model_.name, instance,
+                    error.what());
       retired_.push_back(std::move(worker));
       respawn_later(instance);
     }

@@ -50,6 +50,9 @@ class ModelPool final : public Worker::Events {
   void submit(JobPtr job);
 
   std::size_t poll();  // every worker's responses
+  // How long the daemon should keep polling for an answer before it parks: about the typical
+  // job time of a worker with jobs in flight (plus a margin), at most `cap`; zero if none is busy.
+  std::chrono::nanoseconds answer_spin(std::chrono::nanoseconds cap) const noexcept;
   bool arm_parking() noexcept;
   void disarm_parking() noexcept;
 

@@ -46,7 +46,8 @@ bool ready_only_requested(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return false;
   boost::system::error_code ec;
   const auto document = boost::json::parse(body, ec);
-  if (ec || !document.is_object()) fail_request(400, "the repository index body must be a JSON object");
+  if (ec || !document.is_object())
+    fail_request(400, "the repository index body must be a JSON object");
   const auto* ready = document.get_object().if_contains("ready");
   if (!ready) return false;
   if (!ready->is_bool()) fail_request(400, "repository index 'ready' must be true or false");
@@ -58,7 +59,8 @@ bool ready_only_requested(std::string_view body) {
 void Router::handle(HttpRequest&& request, Respond respond) {
   try {
     const auto parts = split_path(request.target());
-    if (parts.empty() || parts[0] != "v2") fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
+    if (parts.empty() || parts[0] != "v2")
+      fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
     if (parts.size() == 1) {
       require_method(request, http::verb::get);
       return respond(json_reply(server_metadata_json(kVersion)));
@@ -68,7 +70,8 @@ void Router::handle(HttpRequest&& request, Respond respond) {
       if (parts[2] == "live") return respond(json_reply(R"({"live":true})"));
       if (parts[2] == "ready") {
         const bool ready = state_.all_models_ready() && !state_.draining();
-        return respond(json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+        return respond(
+            json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
       }
     }
     if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
@@ -97,7 +100,8 @@ void Router::handle(HttpRequest&& request, Respond respond) {
       if (parts.size() == next + 1 && parts[next] == "ready") {
         require_method(request, http::verb::get);
         const bool ready = pool->ready() && !state_.draining();
-        return respond(json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+        return respond(
+            json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
       }
       if (parts.size() == next + 1 && parts[next] == "infer") {
         require_method(request, http::verb::post);
@@ -127,8 +131,10 @@ void Router::infer(std::string_view model_name, HttpRequest&& request, Respond r
   } catch (const HttpError& error) {
     spdlog::debug("model '{}' job {}: refused with {}: {}", model_name, job ? job->id() : 0,
                   error.status(), error.what());
-    if (job) job->complete(error_reply(error.status(), error.what()));
-    else respond(error_reply(error.status(), error.what()));
+    if (job)
+      job->complete(error_reply(error.status(), error.what()));
+    else
+      respond(error_reply(error.status(), error.what()));
   }
 }
 

@@ -9,15 +9,16 @@
 namespace infervisor::supervisor {
 namespace {
 
-double mib(std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+double mib(std::uint64_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
 }  // namespace
 
 std::uint64_t shm_bytes_needed(const DaemonConfig& config) {
   std::uint64_t total = 0;
   for (const auto& model : config.models) {
-    const auto per_worker =
-        shm::segment_bytes_for({model.ring_bytes, model.ring_bytes}).value();
+    const auto per_worker = shm::segment_bytes_for({model.ring_bytes, model.ring_bytes}).value();
     total += per_worker * static_cast<std::uint64_t>(total_instances(model));
   }
   return total;

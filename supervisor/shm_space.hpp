@@ -12,7 +12,6 @@ namespace infervisor::supervisor {
 std::uint64_t shm_bytes_needed(const DaemonConfig& config);
 
 // Throws InfervisorError saying how much is needed and how much `folder` has free.
-void check_shm_space(const DaemonConfig& config,
-                     const std::filesystem::path& folder = "/dev/shm");
+void check_shm_space(const DaemonConfig& config, const std::filesystem::path& folder = "/dev/shm");
 
 }  // namespace infervisor::supervisor

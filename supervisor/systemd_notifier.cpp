@@ -68,18 +68,24 @@ SystemdNotifier::SystemdNotifier() {
   if (const auto interval = watchdog_interval()) watchdog_period_ = *interval / 2;
 }
 
-void SystemdNotifier::send(std::string_view message) const { notify(message); }
+void SystemdNotifier::send(std::string_view message) const {
+  notify(message);
+}
 
 void SystemdNotifier::ready(std::string_view status) const {
   send(fmt::format("READY=1\nSTATUS={}", status));
 }
 
-void SystemdNotifier::status(std::string_view status) const { send(fmt::format("STATUS={}", status)); }
+void SystemdNotifier::status(std::string_view status) const {
+  send(fmt::format("STATUS={}", status));
+}
 
 void SystemdNotifier::stopping(std::string_view status) const {
   send(fmt::format("STOPPING=1\nSTATUS={}", status));
 }
 
-void SystemdNotifier::watchdog() const { send("WATCHDOG=1"); }
+void SystemdNotifier::watchdog() const {
+  send("WATCHDOG=1");
+}
 
 }  // namespace infervisor::supervisor

@@ -19,7 +19,9 @@ class SystemdNotifier {
   void watchdog() const;
 
   // How often to send WATCHDOG=1 (half of WatchdogSec), if systemd asked for it.
-  std::optional<std::chrono::microseconds> watchdog_period() const noexcept { return watchdog_period_; }
+  std::optional<std::chrono::microseconds> watchdog_period() const noexcept {
+    return watchdog_period_;
+  }
 
  private:
   void send(std::string_view message) const;

@@ -50,7 +50,9 @@ UnixSocketFile::UnixSocketFile(boost::asio::io_context& io, std::filesystem::pat
   if (ec) fail(path_, fmt::format("cannot listen: {}", ec.message()));
 }
 
-UnixSocketFile::~UnixSocketFile() { remove(); }
+UnixSocketFile::~UnixSocketFile() {
+  remove();
+}
 
 void UnixSocketFile::remove() noexcept {
   if (!owned_) return;

@@ -62,7 +62,8 @@ void Worker::start() {
   wakeup_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wakeup_fd_) throw InfervisorError(system_error("eventfd"));
 
-  const WorkerCommand command{config_, model_, identity_, channel_->segment.name(), wakeup_fd_.get()};
+  const WorkerCommand command{config_, model_, identity_, channel_->segment.name(),
+                              wakeup_fd_.get()};
   SpawnOptions options;
   options.inherit_fds = {wakeup_fd_.get()};
   options.own_process_group = true;  // Ctrl-C in a terminal reaches the daemon, which drains
@@ -88,7 +89,8 @@ void Worker::watch_wakeups() {
                              if (ec) return;
                              std::uint64_t count = 0;
                              // Resets the counter; EAGAIN just means another reader got there.
-                             [[maybe_unused]] auto n = ::read(wakeup_fd_.get(), &count, sizeof(count));
+                             [[maybe_unused]] auto n =
+                                 ::read(wakeup_fd_.get(), &count, sizeof(count));
                              poll();
                              if (state_ != State::kExited) watch_wakeups();
                            });
@@ -104,19 +106,22 @@ void Worker::watch_exit() {
 Worker::Dispatch Worker::dispatch(const JobPtr& job) {
   const InferRequest& request = job->request();
   shm::SmallVector<shm::TensorLayout> layouts;
-  for (const auto& input : request.inputs) layouts.push_back({input.name, input.dtype, input.shape});
+  for (const auto& input : request.inputs)
+    layouts.push_back({input.name, input.dtype, input.shape});
   shm::SmallVector<std::string_view> outputs;
-  for (const auto& output : request.outputs) outputs.push_back(output.name);
+  for (const auto& output : request.outputs)
+    outputs.push_back(output.name);
 
   auto plan = shm::plan_frame(model_.name, layouts, outputs);
   if (!plan) throw HttpError(400, plan.error().message);
-  auto reservation = channel_->requests.try_reserve(shm::RecordType::kRequest, job->id(), plan->total_bytes);
+  auto reservation =
+      channel_->requests.try_reserve(shm::RecordType::kRequest, job->id(), plan->total_bytes);
   if (!reservation) {
     if (reservation.error().code == ErrorCode::kTooLarge) {
-      throw HttpError(413, fmt::format("the job's tensors need {} bytes but model '{}' takes at most "
-                                       "{} bytes per job (its ring_size)",
-                                       plan->total_bytes, model_.name,
-                                       channel_->requests.max_payload_bytes()));
+      throw HttpError(
+          413, fmt::format("the job's tensors need {} bytes but model '{}' takes at most "
+                           "{} bytes per job (its ring_size)",
+                           plan->total_bytes, model_.name, channel_->requests.max_payload_bytes()));
     }
     kill_for(reservation.error().message);
     return Dispatch::kNoRoom;
@@ -131,7 +136,7 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
     std::memcpy(payloads[i].data(), request.inputs[i].data.data(), request.inputs[i].data.size());
   }
   channel_->requests.commit(**reservation);
-  inflight_.emplace(job->id(), job);
+  inflight_.emplace(job->id(), InFlight{job, std::chrono::steady_clock::now()});
   return Dispatch::kSent;
 }
 
@@ -192,15 +197,23 @@ void Worker::handle_answer(const shm::RecordView& record) {
   }
   const auto it = inflight_.find(record.job_id);
   if (it == inflight_.end()) {
-    spdlog::warn("{}: answer for job {}, which is not in flight; dropped", describe(), record.job_id);
+    spdlog::warn("{}: answer for job {}, which is not in flight; dropped", describe(),
+                 record.job_id);
     return;
   }
-  JobPtr job = std::move(it->second);
+  JobPtr job = std::move(it->second.job);
+  // A moving average over about the last 8 jobs: enough to follow a change of batch size, not
+  // thrown off by one slow job.
+  const auto took = std::chrono::steady_clock::now() - it->second.dispatched;
+  typical_job_time_ = typical_job_time_ == std::chrono::nanoseconds::zero()
+                          ? took
+                          : typical_job_time_ + (took - typical_job_time_) / 8;
   inflight_.erase(it);
   if (record.type == shm::RecordType::kError) {
     const auto error = shm::decode_error_payload(record.payload);
     if (!error) {
-      job->complete(error_reply(500, fmt::format("worker sent an unreadable error: {}", error.error().message)));
+      job->complete(error_reply(
+          500, fmt::format("worker sent an unreadable error: {}", error.error().message)));
       return;
     }
     spdlog::warn("{}: job {} failed: {}", describe(), job->id(), error->message);
@@ -209,8 +222,10 @@ void Worker::handle_answer(const shm::RecordView& record) {
   }
   const auto frame = shm::decode_frame(record.payload, record.job_id);
   if (!frame) {
-    spdlog::error("{}: job {}: corrupt response frame: {}", describe(), job->id(), frame.error().message);
-    job->complete(error_reply(500, fmt::format("the worker sent a corrupt response: {}", frame.error().message)));
+    spdlog::error("{}: job {}: corrupt response frame: {}", describe(), job->id(),
+                  frame.error().message);
+    job->complete(error_reply(
+        500, fmt::format("the worker sent a corrupt response: {}", frame.error().message)));
     return;
   }
   try {
@@ -285,9 +300,9 @@ void Worker::on_process_exit() {
 void Worker::fail_inflight(unsigned status, const std::string& reason) {
   auto jobs = std::move(inflight_);
   inflight_.clear();
-  for (auto& [id, job] : jobs) {
+  for (auto& [id, in_flight] : jobs) {
     spdlog::error("model '{}' job {}: {}", model_.name, id, reason);
-    job->complete(error_reply(status, reason));
+    in_flight.job->complete(error_reply(status, reason));
   }
 }
 

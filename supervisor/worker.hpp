@@ -55,6 +55,8 @@ class Worker {
   const WorkerIdentity& identity() const noexcept { return identity_; }
   pid_t pid() const noexcept { return process_.pid(); }
   std::size_t outstanding() const noexcept { return inflight_.size(); }
+  // How long its recent jobs took from dispatch to answer (a moving average); zero before any.
+  std::chrono::nanoseconds typical_job_time() const noexcept { return typical_job_time_; }
   bool accepting() const noexcept { return state_ == State::kReady && !ring_full_ && !broken_; }
   // "model 'mlp' worker 1 (pid 4242)", for logs.
   std::string describe() const;
@@ -97,7 +99,12 @@ class Worker {
   boost::asio::posix::stream_descriptor wakeup_watch_;
   boost::asio::posix::stream_descriptor exit_watch_;
   boost::asio::steady_timer timer_;  // startup deadline, then the shutdown kill deadline
-  std::unordered_map<std::uint64_t, JobPtr> inflight_;
+  struct InFlight {
+    JobPtr job;
+    std::chrono::steady_clock::time_point dispatched;
+  };
+  std::unordered_map<std::uint64_t, InFlight> inflight_;
+  std::chrono::nanoseconds typical_job_time_{0};
   bool ring_full_ = false;
   bool broken_ = false;  // being killed for misbehaving; its exit is on the way
   bool parked_ = false;

@@ -34,8 +34,10 @@ WorkerCommand::WorkerCommand(const DaemonConfig& config, const ModelConfig& mode
   add("--spin-us", std::to_string(config.spin.count()));
   add("--log-level", std::string(spdlog::level::to_string_view(config.log_level).data(),
                                  spdlog::level::to_string_view(config.log_level).size()));
-  for (const auto& input : model.inputs) add("--input", format_tensor_spec(input));
-  for (const auto& output : model.outputs) add("--output", format_tensor_spec(output));
+  for (const auto& input : model.inputs)
+    add("--input", format_tensor_spec(input));
+  for (const auto& output : model.outputs)
+    add("--output", format_tensor_spec(output));
 }
 
 }  // namespace infervisor::supervisor

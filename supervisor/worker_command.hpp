@@ -15,8 +15,8 @@ struct WorkerIdentity;
 
 class WorkerCommand {
  public:
-  WorkerCommand(const DaemonConfig& config, const ModelConfig& model, const WorkerIdentity& identity,
-                std::string_view segment_name, int wakeup_fd);
+  WorkerCommand(const DaemonConfig& config, const ModelConfig& model,
+                const WorkerIdentity& identity, std::string_view segment_name, int wakeup_fd);
 
   const std::filesystem::path& executable() const noexcept { return executable_; }
   const std::vector<std::string>& arguments() const noexcept { return arguments_; }
