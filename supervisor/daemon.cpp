@@ -8,6 +8,7 @@
 
 #include "shm/wait.hpp"
 #include "supervisor/shm_space.hpp"
+#include "supervisor/stale_segments.hpp"
 
 namespace infervisor::supervisor {
 namespace {
@@ -65,6 +66,9 @@ std::string Daemon::status_line() const {
 }
 
 int Daemon::run() {
+  for (const auto& name : remove_stale_segments(config_.shm_prefix)) {
+    spdlog::warn("removed shared-memory segment {} left by a daemon that was killed", name);
+  }
   check_shm_space(config_);
   open_listeners();
   registry_.start_sweeping();

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -404,6 +405,35 @@ TEST(Daemon_test, ServesTcpWhenAsked) {
   ASSERT_EQ(result.outputs.size(), 1u);
   EXPECT_EQ(result.outputs[0].shape, (std::vector<std::int64_t>{2, 256}));
   EXPECT_EQ(daemon.stop().exit_code(), 0);
+}
+
+TEST(Daemon_test, AfterASigkillTheWorkersDieAndTheNextDaemonReclaimsTheSegments) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    instances: {count: 2}\n"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const auto workers = daemon.worker_pids();
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_TRUE(daemon.kill_hard().killed_by(SIGKILL));
+  // PR_SET_PDEATHSIG: the workers follow their daemon.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto any_alive = [&] {
+    return std::any_of(workers.begin(), workers.end(), [](pid_t pid) { return ::kill(pid, 0) == 0; });
+  };
+  while (any_alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(any_alive());
+  const auto orphaned = daemon.leftover_segments();
+  EXPECT_EQ(orphaned.size(), 2u);  // nobody could unlink them
+
+  daemon.start();  // the same config, as systemd's Restart= would
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  for (const auto& name : orphaned) {
+    EXPECT_NE(daemon.log().find("removed shared-memory segment " + name), std::string::npos) << daemon.log();
+  }
+  const auto now = daemon.leftover_segments();
+  EXPECT_EQ(now.size(), 2u);  // the new daemon's own
+  for (const auto& name : orphaned) EXPECT_EQ(std::count(now.begin(), now.end(), name), 0);
+  EXPECT_TRUE(daemon.stop().success());
+  EXPECT_TRUE(daemon.leftover_segments().empty());
 }
 
 }  // namespace

@@ -89,6 +89,11 @@ std::optional<ExitStatus> RunningDaemon::wait_exit(std::chrono::seconds timeout)
   return process_.wait_for(timeout);
 }
 
+ExitStatus RunningDaemon::kill_hard() {
+  process_.signal(SIGKILL);
+  return process_.wait();
+}
+
 ExitStatus RunningDaemon::stop(std::chrono::seconds timeout) {
   process_.signal(SIGTERM);
   if (const auto status = wait_exit(timeout)) return *status;

@@ -29,6 +29,8 @@ class RunningDaemon {
   bool wait_ready(std::chrono::seconds timeout = std::chrono::seconds(60));
   // SIGTERM, then waits for the exit.
   ExitStatus stop(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // SIGKILL: no chance to clean up, as after a crash or an OOM kill.
+  ExitStatus kill_hard();
   // Waits for the daemon to exit on its own; nullopt on timeout.
   std::optional<ExitStatus> wait_exit(std::chrono::seconds timeout);
 
