@@ -39,8 +39,12 @@ class SpawnSetup {
 
 }  // namespace
 
-bool ExitStatus::exited() const noexcept { return WIFEXITED(raw); }
-int ExitStatus::exit_code() const noexcept { return WEXITSTATUS(raw); }
+bool ExitStatus::exited() const noexcept {
+  return WIFEXITED(raw);
+}
+int ExitStatus::exit_code() const noexcept {
+  return WEXITSTATUS(raw);
+}
 bool ExitStatus::killed_by(int signal_number) const noexcept {
   return WIFSIGNALED(raw) && WTERMSIG(raw) == signal_number;
 }
@@ -54,15 +58,19 @@ std::string ExitStatus::describe() const {
 }
 
 ChildProcess ChildProcess::spawn(const std::filesystem::path& executable,
-                                 const std::vector<std::string>& args, const SpawnOptions& options) {
+                                 const std::vector<std::string>& args,
+                                 const SpawnOptions& options) {
   SpawnSetup setup;
   for (const int fd : options.inherit_fds) {
     // dup2 onto itself clears FD_CLOEXEC in the child only (glibc >= 2.29, POSIX 2024).
     ::posix_spawn_file_actions_adddup2(&setup.actions, fd, fd);
   }
-  if (options.stdin_fd >= 0) ::posix_spawn_file_actions_adddup2(&setup.actions, options.stdin_fd, 0);
-  if (options.stdout_fd >= 0) ::posix_spawn_file_actions_adddup2(&setup.actions, options.stdout_fd, 1);
-  if (options.stderr_fd >= 0) ::posix_spawn_file_actions_adddup2(&setup.actions, options.stderr_fd, 2);
+  if (options.stdin_fd >= 0)
+    ::posix_spawn_file_actions_adddup2(&setup.actions, options.stdin_fd, 0);
+  if (options.stdout_fd >= 0)
+    ::posix_spawn_file_actions_adddup2(&setup.actions, options.stdout_fd, 1);
+  if (options.stderr_fd >= 0)
+    ::posix_spawn_file_actions_adddup2(&setup.actions, options.stderr_fd, 2);
   sigset_t no_signals;
   sigemptyset(&no_signals);
   sigset_t all_signals;
@@ -81,15 +89,16 @@ ChildProcess ChildProcess::spawn(const std::filesystem::path& executable,
   storage.push_back(executable.string());
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& arg : storage) argv.push_back(arg.data());
+  for (auto& arg : storage)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
 
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, storage[0].c_str(), &setup.actions, &setup.attributes,
                                argv.data(), environ);
   if (rc != 0) {
-    throw InfervisorError(ErrorCode::kSystem,
-                          fmt::format("cannot spawn {}: {}", executable.string(), std::strerror(rc)));
+    throw InfervisorError(ErrorCode::kSystem, fmt::format("cannot spawn {}: {}",
+                                                          executable.string(), std::strerror(rc)));
   }
   ChildProcess child;
   child.pid_ = pid;
@@ -115,7 +124,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-ChildProcess::~ChildProcess() { kill_and_reap(); }
+ChildProcess::~ChildProcess() {
+  kill_and_reap();
+}
 
 void ChildProcess::signal(int signal_number) const noexcept {
   if (running()) ::kill(pid_, signal_number);
@@ -128,8 +139,10 @@ std::optional<ExitStatus> ChildProcess::try_reap() noexcept {
   do {
     reaped = ::waitpid(pid_, &raw, WNOHANG);
   } while (reaped < 0 && errno == EINTR);
-  if (reaped == pid_) status_ = ExitStatus{raw};
-  else if (reaped < 0) status_ = ExitStatus{0};  // ECHILD: someone else reaped it
+  if (reaped == pid_)
+    status_ = ExitStatus{raw};
+  else if (reaped < 0)
+    status_ = ExitStatus{0};  // ECHILD: someone else reaped it
   return status_;
 }
 
@@ -137,8 +150,10 @@ ExitStatus ChildProcess::wait() noexcept {
   while (pid_ > 0 && !status_) {
     int raw = 0;
     const pid_t reaped = ::waitpid(pid_, &raw, 0);
-    if (reaped == pid_) status_ = ExitStatus{raw};
-    else if (reaped < 0 && errno != EINTR) status_ = ExitStatus{0};
+    if (reaped == pid_)
+      status_ = ExitStatus{raw};
+    else if (reaped < 0 && errno != EINTR)
+      status_ = ExitStatus{0};
   }
   return status_.value_or(ExitStatus{});
 }

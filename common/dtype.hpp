@@ -23,8 +23,8 @@ enum class DType : std::uint8_t {
 };
 
 inline constexpr DType kAllDTypes[] = {
-    DType::kBool,    DType::kUInt8,    DType::kInt8,    DType::kInt16,   DType::kInt32,
-    DType::kInt64,   DType::kFloat16,  DType::kBFloat16, DType::kFloat32, DType::kFloat64,
+    DType::kBool,  DType::kUInt8,   DType::kInt8,     DType::kInt16,   DType::kInt32,
+    DType::kInt64, DType::kFloat16, DType::kBFloat16, DType::kFloat32, DType::kFloat64,
 };
 
 constexpr std::size_t dtype_size(DType dtype) noexcept {

@@ -38,8 +38,7 @@ Error make_error(ErrorCode code, fmt::format_string<Args...> format, Args&&... a
 
 class InfervisorError : public std::runtime_error {
  public:
-  explicit InfervisorError(Error error)
-      : std::runtime_error(error.message), code_(error.code) {}
+  explicit InfervisorError(Error error) : std::runtime_error(error.message), code_(error.code) {}
   InfervisorError(ErrorCode code, const std::string& message)
       : std::runtime_error(message), code_(code) {}
   ErrorCode code() const noexcept { return code_; }

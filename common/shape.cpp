@@ -27,7 +27,8 @@ std::string shape_to_string(std::span<const std::int64_t> dims) {
   return fmt::format("[{}]", fmt::join(dims, ", "));
 }
 
-std::optional<std::uint64_t> checked_align_up(std::uint64_t value, std::uint64_t alignment) noexcept {
+std::optional<std::uint64_t> checked_align_up(std::uint64_t value,
+                                              std::uint64_t alignment) noexcept {
   std::uint64_t bumped = 0;
   if (__builtin_add_overflow(value, alignment - 1, &bumped)) return std::nullopt;
   return bumped & ~(alignment - 1);

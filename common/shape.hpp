@@ -25,6 +25,7 @@ std::optional<std::uint64_t> checked_byte_size(DType dtype,
 std::string shape_to_string(std::span<const std::int64_t> dims);
 
 // Rounds up to a multiple of `alignment` (a power of two); nullopt on overflow.
-std::optional<std::uint64_t> checked_align_up(std::uint64_t value, std::uint64_t alignment) noexcept;
+std::optional<std::uint64_t> checked_align_up(std::uint64_t value,
+                                              std::uint64_t alignment) noexcept;
 
 }  // namespace infervisor

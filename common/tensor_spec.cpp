@@ -59,8 +59,9 @@ TensorSpec parse_tensor_spec(std::string_view text) {
     rest = rest.substr(comma + 1);
   }
   if (spec.dims.size() > kMaxDims) {
-    throw InfervisorError(ErrorCode::kInvalidArgument,
-                          fmt::format("tensor spec '{}' has more than {} dimensions", text, kMaxDims));
+    throw InfervisorError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("tensor spec '{}' has more than {} dimensions", text, kMaxDims));
   }
   return spec;
 }

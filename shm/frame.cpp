@@ -70,8 +70,8 @@ T read_wire(std::span<const std::byte> bytes, std::uint64_t offset) noexcept {
 Result<FramePlan> plan_frame(std::string_view model_name, std::span<const TensorLayout> tensors,
                              std::span<const std::string_view> output_names) noexcept {
   if (model_name.empty() || model_name.size() > kMaxModelNameBytes) {
-    return make_error(ErrorCode::kInvalidArgument, "model name '{}' must be 1-{} bytes",
-                      model_name, kMaxModelNameBytes);
+    return make_error(ErrorCode::kInvalidArgument, "model name '{}' must be 1-{} bytes", model_name,
+                      kMaxModelNameBytes);
   }
   if (tensors.size() > kMaxFrameTensors || output_names.size() > kMaxFrameTensors) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -98,12 +98,13 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
     const auto bytes = checked_byte_size(tensor.dtype, tensor.dims);
     if (!bytes) {
       return make_error(ErrorCode::kInvalidArgument,
-                        "tensor '{}' shape {} has a negative dimension or overflows",
-                        tensor.name, shape_to_string(tensor.dims));
+                        "tensor '{}' shape {} has a negative dimension or overflows", tensor.name,
+                        shape_to_string(tensor.dims));
     }
     std::uint64_t end = 0;
     std::optional<std::uint64_t> next;
-    if (__builtin_add_overflow(cursor, *bytes, &end) || !(next = checked_align_up(end, kPayloadAlignment))) {
+    if (__builtin_add_overflow(cursor, *bytes, &end) ||
+        !(next = checked_align_up(end, kPayloadAlignment))) {
       return make_error(ErrorCode::kTooLarge, "tensor '{}' of {} bytes overflows the frame",
                         tensor.name, *bytes);
     }
@@ -115,11 +116,10 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
   return plan;
 }
 
-SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const FramePlan& plan,
-                                              FrameKind kind, std::uint64_t job_id,
-                                              std::string_view model_name,
-                                              std::span<const TensorLayout> tensors,
-                                              std::span<const std::string_view> output_names) noexcept {
+SmallVector<std::span<std::byte>> write_frame(
+    std::span<std::byte> record, const FramePlan& plan, FrameKind kind, std::uint64_t job_id,
+    std::string_view model_name, std::span<const TensorLayout> tensors,
+    std::span<const std::string_view> output_names) noexcept {
   WireFrameHeader header{};
   header.magic = kFrameMagic;
   header.version = kFrameVersion;
@@ -164,8 +164,9 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
   }
   const auto header = read_wire<WireFrameHeader>(record, 0);
   if (header.magic != kFrameMagic || header.version != kFrameVersion) {
-    return make_error(ErrorCode::kCorrupt, "frame magic {:#x} version {} (expected {:#x} version {})",
-                      header.magic, header.version, kFrameMagic, kFrameVersion);
+    return make_error(ErrorCode::kCorrupt,
+                      "frame magic {:#x} version {} (expected {:#x} version {})", header.magic,
+                      header.version, kFrameMagic, kFrameVersion);
   }
   if (header.kind != static_cast<std::uint16_t>(FrameKind::kRequest) &&
       header.kind != static_cast<std::uint16_t>(FrameKind::kResponse)) {
@@ -181,7 +182,8 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
                       header.frame_bytes, record.size());
   }
   if (header.tensor_count > kMaxFrameTensors || header.output_name_count > kMaxFrameTensors) {
-    return make_error(ErrorCode::kCorrupt, "frame claims {} tensors and {} output names (at most {})",
+    return make_error(ErrorCode::kCorrupt,
+                      "frame claims {} tensors and {} output names (at most {})",
                       header.tensor_count, header.output_name_count, kMaxFrameTensors);
   }
   if (header.model_name_bytes == 0 || header.model_name_bytes > kMaxModelNameBytes) {
@@ -198,8 +200,8 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
   view.kind = static_cast<FrameKind>(header.kind);
   view.job_id = header.job_id;
   const auto* base = reinterpret_cast<const char*>(record.data());
-  view.model_name = std::string_view(base + offsetof(WireFrameHeader, model_name),
-                                     header.model_name_bytes);
+  view.model_name =
+      std::string_view(base + offsetof(WireFrameHeader, model_name), header.model_name_bytes);
 
   std::uint64_t cursor = sizeof(WireFrameHeader);
   std::uint64_t payload_floor = align_payload(tables);
@@ -273,14 +275,16 @@ std::uint64_t error_payload_bytes(std::string_view message) noexcept {
 void write_error_payload(std::span<std::byte> payload, JobErrorKind kind,
                          std::string_view message) noexcept {
   const auto length = std::min(message.size(), kMaxErrorMessageBytes);
-  const WireErrorHeader header{static_cast<std::uint32_t>(kind), static_cast<std::uint32_t>(length)};
+  const WireErrorHeader header{static_cast<std::uint32_t>(kind),
+                               static_cast<std::uint32_t>(length)};
   std::memcpy(payload.data(), &header, sizeof(header));
   std::memcpy(payload.data() + sizeof(header), message.data(), length);
 }
 
 Result<ErrorPayloadView> decode_error_payload(std::span<const std::byte> payload) noexcept {
   if (payload.size() < sizeof(WireErrorHeader)) {
-    return make_error(ErrorCode::kCorrupt, "error record of {} bytes has no header", payload.size());
+    return make_error(ErrorCode::kCorrupt, "error record of {} bytes has no header",
+                      payload.size());
   }
   const auto header = read_wire<WireErrorHeader>(payload, 0);
   if (header.kind < static_cast<std::uint32_t>(JobErrorKind::kInternal) ||

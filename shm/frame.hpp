@@ -69,11 +69,10 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
 
 // Writes the frame's headers into `record` (at least plan.total_bytes long) and returns one
 // writable span per tensor, in order, for the caller to fill with the tensor's bytes.
-SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const FramePlan& plan,
-                                              FrameKind kind, std::uint64_t job_id,
-                                              std::string_view model_name,
-                                              std::span<const TensorLayout> tensors,
-                                              std::span<const std::string_view> output_names) noexcept;
+SmallVector<std::span<std::byte>> write_frame(
+    std::span<std::byte> record, const FramePlan& plan, FrameKind kind, std::uint64_t job_id,
+    std::string_view model_name, std::span<const TensorLayout> tensors,
+    std::span<const std::string_view> output_names) noexcept;
 
 // Validates `record` as a frame for `job_id` and returns views into it. Any inconsistency is a
 // kCorrupt error that says which field is wrong.
@@ -81,11 +80,11 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
 
 // ERROR records carry a code and a UTF-8 message.
 enum class JobErrorKind : std::uint32_t {
-  kInternal = 1,     // the worker failed for a reason of its own
-  kModel = 2,        // the model's forward raised
-  kBadInput = 3,     // the inputs do not suit the model
-  kTooLarge = 4,     // the outputs do not fit the response ring
-  kStartup = 5,      // job 0: the worker could not load or warm up the model
+  kInternal = 1,  // the worker failed for a reason of its own
+  kModel = 2,     // the model's forward raised
+  kBadInput = 3,  // the inputs do not suit the model
+  kTooLarge = 4,  // the outputs do not fit the response ring
+  kStartup = 5,   // job 0: the worker could not load or warm up the model
 };
 
 inline constexpr std::size_t kMaxErrorMessageBytes = 4096;

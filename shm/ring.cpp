@@ -127,8 +127,8 @@ void RingWriter::commit(const Reservation& reservation) noexcept {
   // commit is seq_cst, not just release: it and the load of `parked` in ring() form the Dekker
   // pair that keeps a parked consumer from missing the record.
   if (reservation.padding_bytes) {
-    shared(commit_word(at_offset(0))).store(commit_tag(reservation.start_position),
-                                            std::memory_order_release);
+    shared(commit_word(at_offset(0)))
+        .store(commit_tag(reservation.start_position), std::memory_order_release);
     shared(commit_word(at_offset(write_offset_)))
         .store(commit_tag(write_position_), std::memory_order_seq_cst);
   } else {
@@ -202,8 +202,7 @@ Result<std::optional<RecordView>> RingReader::try_peek() noexcept {
       continue;
     }
     return std::optional<RecordView>{RecordView{
-        type, header.job_id,
-        std::span<const std::byte>(at + sizeof(header), header.payload_bytes),
+        type, header.job_id, std::span<const std::byte>(at + sizeof(header), header.payload_bytes),
         read_position_ + header.record_bytes}};
   }
 }
@@ -213,7 +212,8 @@ Result<RecordView> RingReader::peek(const SpinPolicy& policy, Clock::time_point 
     auto record = try_peek();
     if (!record) return record.error();
     if (*record) return **record;
-    if (wait_until(ring_.control->data_ready, [&] { return has_data_hint(); }, policy, deadline) ==
+    if (wait_until(
+            ring_.control->data_ready, [&] { return has_data_hint(); }, policy, deadline) ==
         WaitOutcome::kTimedOut) {
       return make_error(ErrorCode::kTimeout, "no record arrived before the deadline");
     }

@@ -56,7 +56,9 @@ class RingWriter {
   // `consumer` wakes the consumer when it is parked on control->data_ready.
   RingWriter(RingView ring, Doorbell consumer) noexcept;
 
-  std::uint64_t max_payload_bytes() const noexcept { return shm::max_payload_bytes(ring_.capacity); }
+  std::uint64_t max_payload_bytes() const noexcept {
+    return shm::max_payload_bytes(ring_.capacity);
+  }
 
   // Claims room for one record without blocking. nullopt: not enough room now (retry once the
   // consumer releases). Error kTooLarge: it can never fit; kCorrupt: the consumer's index is bad.

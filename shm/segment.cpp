@@ -174,8 +174,8 @@ Result<Segment> Segment::create(std::string_view prefix, const SegmentLayout& la
   initialize_ring(*reinterpret_cast<RingControl*>(base + header.request.control_offset));
   initialize_ring(*reinterpret_cast<RingControl*>(base + header.response.control_offset));
   segment.header_ = header;
-  shared(header.state).store(static_cast<std::uint32_t>(SegmentState::kReady),
-                             std::memory_order_release);
+  shared(header.state)
+      .store(static_cast<std::uint32_t>(SegmentState::kReady), std::memory_order_release);
   return segment;
 }
 
@@ -208,8 +208,9 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
   std::memcpy(&segment.header_, &live, sizeof(SegmentHeader));
   const SegmentHeader& header = segment.header_;
   if (header.magic != kSegmentMagic) {
-    return make_error(ErrorCode::kCorrupt, "segment '{}' is not an infervisor segment (magic {:#x})",
-                      name, header.magic);
+    return make_error(ErrorCode::kCorrupt,
+                      "segment '{}' is not an infervisor segment (magic {:#x})", name,
+                      header.magic);
   }
   if (header.layout_version != kLayoutVersion || header.header_bytes != sizeof(SegmentHeader)) {
     return make_error(ErrorCode::kCorrupt,
@@ -246,10 +247,9 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
   if (auto ok = check_placement(name, "response", header.response, header.segment_bytes); !ok) {
     return ok.error();
   }
-  const bool overlap = header.request.control_offset < header.response.data_offset +
-                           header.response.capacity &&
-                       header.response.control_offset <
-                           header.request.data_offset + header.request.capacity;
+  const bool overlap =
+      header.request.control_offset < header.response.data_offset + header.response.capacity &&
+      header.response.control_offset < header.request.data_offset + header.request.capacity;
   if (overlap) {
     return make_error(ErrorCode::kCorrupt, "segment '{}' has overlapping rings", name);
   }

@@ -46,7 +46,8 @@ class ShmName {
   std::string name_;
 };
 
-// What the opener knows independently of the segment, to tell a live one from a stale or foreign one.
+// What the opener knows independently of the segment, to tell a live one from a stale or foreign
+// one.
 struct SegmentExpectation {
   std::uint64_t generation = 0;
   std::optional<pid_t> creator_pid;  // the supervisor's pid, when known

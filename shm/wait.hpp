@@ -41,7 +41,8 @@ inline void cpu_relax() noexcept {
 
 // Sleeps while `*word == expected`, at most `timeout`. Returns early on a wake, a signal, or when
 // the word already differs; callers re-check their condition either way.
-void futex_wait(std::uint32_t* word, std::uint32_t expected, std::chrono::nanoseconds timeout) noexcept;
+void futex_wait(std::uint32_t* word, std::uint32_t expected,
+                std::chrono::nanoseconds timeout) noexcept;
 void futex_wake_all(std::uint32_t* word) noexcept;
 
 enum class WaitOutcome { kReady, kTimedOut };

@@ -25,7 +25,9 @@ std::optional<pid_t> creator_of(std::string_view name, std::string_view prefix) 
   return pid;
 }
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+bool alive(pid_t pid) {
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
 
 }  // namespace
 

@@ -1,4 +1,3 @@
-#include "worker/model_error.hpp"
 #include "worker/job_handler.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "worker/input_binding.hpp"
+#include "worker/model_error.hpp"
 #include "worker/output_binding.hpp"
 
 namespace infervisor::worker {
@@ -44,8 +44,9 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
 
   Forward forward = runner_.forward(*inputs);
   if (!forward.ok()) {
-    return reject(record, JobErrorKind::kModel,
-                  fmt::format("model {} raised: {}", model_.path, summarize_model_error(forward.error())));
+    return reject(
+        record, JobErrorKind::kModel,
+        fmt::format("model {} raised: {}", model_.path, summarize_model_error(forward.error())));
   }
   const auto bound = bind_outputs(model_.outputs, forward.kind(), forward.outputs());
   if (!bound) {

@@ -4,7 +4,8 @@ namespace infervisor::worker {
 
 std::string summarize_model_error(std::string_view message) {
   std::string_view rest = message;
-  while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' ')) rest.remove_suffix(1);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == ' '))
+    rest.remove_suffix(1);
   const auto newline = rest.rfind('\n');
   if (newline == std::string_view::npos) return std::string(message);
   const std::string_view last_line = rest.substr(newline + 1);

@@ -107,8 +107,9 @@ std::string run_bench(const BenchRequest& request) {
       R"("latency_us": {{"iterations": {}, "p50": {:.1f}, "p99": {:.1f}, "mean": {:.1f}}}, )"
       R"("throughput": {{"threads": {}, "forwards": {}, "seconds": {:.3f}, )"
       R"("forwards_per_s": {:.1f}}}}})",
-      json_quoted(request.model_path), json_quoted(request.device), json_quoted(ModelRunner::torch_version()),
-      specs, request.iterations, percentile(latencies_us, 0.50), percentile(latencies_us, 0.99),
+      json_quoted(request.model_path), json_quoted(request.device),
+      json_quoted(ModelRunner::torch_version()), specs, request.iterations,
+      percentile(latencies_us, 0.50), percentile(latencies_us, 0.99),
       sum / static_cast<double>(latencies_us.size()), request.threads, forwards, seconds,
       forwards / seconds);
 }

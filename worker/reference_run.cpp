@@ -1,10 +1,10 @@
-#include "worker/model_error.hpp"
 #include "worker/reference_run.hpp"
 
 #include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/npy.hpp"
+#include "worker/model_error.hpp"
 #include "worker/model_runner.hpp"
 #include "worker/output_binding.hpp"
 #include "worker/owned_tensor.hpp"
@@ -54,8 +54,8 @@ std::vector<std::filesystem::path> run_reference(const ReferenceRequest& request
   }
   Forward forward = runner.forward(views_of(tensors));
   if (!forward.ok()) {
-    throw InfervisorError(ErrorCode::kModel,
-                          fmt::format("model {} raised: {}", request.model_path, summarize_model_error(forward.error())));
+    throw InfervisorError(ErrorCode::kModel, fmt::format("model {} raised: {}", request.model_path,
+                                                         summarize_model_error(forward.error())));
   }
   const std::vector<NamedOutput> named = name_outputs(request, forward);
   std::vector<std::size_t> indices;

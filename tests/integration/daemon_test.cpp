@@ -6,11 +6,11 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
-#include <atomic>
 #include <future>
 #include <mutex>
 #include <random>
@@ -57,19 +57,20 @@ int run(const std::filesystem::path& program, const std::vector<std::string>& ar
 }
 
 // The in-process answer for `input`, computed by infervisor-reference.
-std::vector<std::byte> reference_output(const std::filesystem::path& folder, const client::Tensor& input,
-                                        int index) {
+std::vector<std::byte> reference_output(const std::filesystem::path& folder,
+                                        const client::Tensor& input, int index) {
   const auto in = folder / fmt::format("in{}.npy", index);
   const auto out = folder / fmt::format("ref{}", index);
   write_npy(in, input.dtype, input.shape, input.data);
   EXPECT_EQ(run(bin_dir() / "infervisor-reference",
-                {"--model", (models_dir() / "mlp.pt").string(), "--input", "x=" + in.string(), "--out",
-                 out.string(), "--output", "y:float32:-1,256", "--threads", "1"}),
+                {"--model", (models_dir() / "mlp.pt").string(), "--input", "x=" + in.string(),
+                 "--out", out.string(), "--output", "y:float32:-1,256", "--threads", "1"}),
             0);
   return read_npy(out / "y.npy").data;
 }
 
-client::InferRequest request_for(const std::string& model, client::Tensor input, bool binary = true) {
+client::InferRequest request_for(const std::string& model, client::Tensor input,
+                                 bool binary = true) {
   client::InferRequest request;
   request.model = model;
   request.inputs.push_back(std::move(input));
@@ -125,7 +126,8 @@ TEST(Daemon_test, ConcurrentJsonAndBinaryJobsMatchTheInProcessForward) {
       return matches;
     }));
   }
-  for (auto& thread : threads) EXPECT_EQ(thread.get(), kJobsPerThread);
+  for (auto& thread : threads)
+    EXPECT_EQ(thread.get(), kJobsPerThread);
   EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
@@ -212,12 +214,19 @@ TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
 }
 
 TEST(Daemon_test, AFullQueueAnswers503AndLosesNothing) {
-  RunningDaemon daemon(model_entry("slow", "slow.pt", "    max_inflight: 1\n    max_queue: 1\n", "FP32", "[-1, 1]"));
+  RunningDaemon daemon(
+      model_entry("slow", "slow.pt", "    max_inflight: 1\n    max_queue: 1\n", "FP32", "[-1, 1]"));
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  auto running = std::async(std::launch::async, [&] { return status_of(*std::make_unique<client::Client>(daemon.client()), request_for("slow", slow_input(1500))); });
+  auto running = std::async(std::launch::async, [&] {
+    return status_of(*std::make_unique<client::Client>(daemon.client()),
+                     request_for("slow", slow_input(1500)));
+  });
   std::this_thread::sleep_for(300ms);
-  auto queued = std::async(std::launch::async, [&] { return status_of(*std::make_unique<client::Client>(daemon.client()), request_for("slow", slow_input(1))); });
+  auto queued = std::async(std::launch::async, [&] {
+    return status_of(*std::make_unique<client::Client>(daemon.client()),
+                     request_for("slow", slow_input(1)));
+  });
   std::this_thread::sleep_for(300ms);
   auto client = daemon.client();
   std::string message;
@@ -261,7 +270,8 @@ TEST(Daemon_test, AWorkerKilledMidJobFailsThatJobAndIsReplaced) {
 }
 
 TEST(Daemon_test, SigtermAnswersEveryJobInFlightAndCleansUp) {
-  RunningDaemon daemon(model_entry("slow", "slow.pt", "    instances: {count: 2}\n    max_inflight: 2\n", "FP32", "[-1, 1]"));
+  RunningDaemon daemon(model_entry(
+      "slow", "slow.pt", "    instances: {count: 2}\n    max_inflight: 2\n", "FP32", "[-1, 1]"));
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   EXPECT_EQ(daemon.leftover_segments().size(), 2u);
@@ -275,7 +285,8 @@ TEST(Daemon_test, SigtermAnswersEveryJobInFlightAndCleansUp) {
   }
   std::this_thread::sleep_for(200ms);  // all sent, some running, some queued
   const auto status = daemon.stop();
-  for (auto& job : jobs) EXPECT_EQ(job.get(), 200u);
+  for (auto& job : jobs)
+    EXPECT_EQ(job.get(), 200u);
   EXPECT_TRUE(status.success()) << status.describe() << "\n" << daemon.log();
   EXPECT_TRUE(daemon.leftover_segments().empty());
   EXPECT_FALSE(std::filesystem::exists(daemon.socket()));
@@ -283,7 +294,8 @@ TEST(Daemon_test, SigtermAnswersEveryJobInFlightAndCleansUp) {
 }
 
 TEST(Daemon_test, AModelThatCannotLoadStopsStartUpWithTheWorkersReason) {
-  const auto bogus = std::filesystem::temp_directory_path() / fmt::format("bogus-{}.pt", ::getpid());
+  const auto bogus =
+      std::filesystem::temp_directory_path() / fmt::format("bogus-{}.pt", ::getpid());
   std::ofstream(bogus) << "this is not a TorchScript archive";
   RunningDaemon broken("  - name: broken\n    path: " + bogus.string() +
                        "\n    inputs: [{name: x, dtype: FP32, shape: [1]}]\n"
@@ -310,15 +322,15 @@ TEST(Daemon_test, InfervisorctlInfersFromNpyFiles) {
   const auto socket = daemon.socket().string();
   EXPECT_EQ(run(bin_dir() / "infervisorctl", {"--socket", socket, "health"}), 0);
   EXPECT_EQ(run(bin_dir() / "infervisorctl",
-                {"--socket", socket, "infer", "mlp", "--input", "x=" + (daemon.folder() / "in0.npy").string(),
-                 "--out", out.string()}),
+                {"--socket", socket, "infer", "mlp", "--input",
+                 "x=" + (daemon.folder() / "in0.npy").string(), "--out", out.string()}),
             0);
   const auto answer = read_npy(out / "y.npy");
   EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{3, 256}));
   EXPECT_EQ(answer.data, expected);
   EXPECT_EQ(run(bin_dir() / "infervisorctl",
-                {"--socket", socket, "infer", "mlp", "--json", "--input", "x=" + (daemon.folder() / "in0.npy").string(),
-                 "--out", out.string()}),
+                {"--socket", socket, "infer", "mlp", "--json", "--input",
+                 "x=" + (daemon.folder() / "in0.npy").string(), "--out", out.string()}),
             0);
   EXPECT_EQ(read_npy(out / "y.npy").data, expected);
   EXPECT_EQ(run(bin_dir() / "infervisorctl", {"--socket", socket, "infer", "nosuch", "--input",
@@ -417,9 +429,11 @@ TEST(Daemon_test, AfterASigkillTheWorkersDieAndTheNextDaemonReclaimsTheSegments)
   // PR_SET_PDEATHSIG: the workers follow their daemon.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   auto any_alive = [&] {
-    return std::any_of(workers.begin(), workers.end(), [](pid_t pid) { return ::kill(pid, 0) == 0; });
+    return std::any_of(workers.begin(), workers.end(),
+                       [](pid_t pid) { return ::kill(pid, 0) == 0; });
   };
-  while (any_alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  while (any_alive() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
   EXPECT_FALSE(any_alive());
   const auto orphaned = daemon.leftover_segments();
   EXPECT_EQ(orphaned.size(), 2u);  // nobody could unlink them
@@ -427,11 +441,13 @@ TEST(Daemon_test, AfterASigkillTheWorkersDieAndTheNextDaemonReclaimsTheSegments)
   daemon.start();  // the same config, as systemd's Restart= would
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   for (const auto& name : orphaned) {
-    EXPECT_NE(daemon.log().find("removed shared-memory segment " + name), std::string::npos) << daemon.log();
+    EXPECT_NE(daemon.log().find("removed shared-memory segment " + name), std::string::npos)
+        << daemon.log();
   }
   const auto now = daemon.leftover_segments();
   EXPECT_EQ(now.size(), 2u);  // the new daemon's own
-  for (const auto& name : orphaned) EXPECT_EQ(std::count(now.begin(), now.end(), name), 0);
+  for (const auto& name : orphaned)
+    EXPECT_EQ(std::count(now.begin(), now.end(), name), 0);
   EXPECT_TRUE(daemon.stop().success());
   EXPECT_TRUE(daemon.leftover_segments().empty());
 }

@@ -15,7 +15,8 @@ RawReply raw_request(const std::filesystem::path& socket, const std::string& met
   stream.connect(boost::asio::local::stream_protocol::endpoint(socket.string()));
   http::request<http::string_body> request(http::string_to_verb(method), target, 11);
   request.set(http::field::host, "localhost");
-  for (const auto& [name, value] : headers) request.set(name, value);
+  for (const auto& [name, value] : headers)
+    request.set(name, value);
   request.body() = body;
   request.prepare_payload();
   http::write(stream, request);

@@ -26,14 +26,15 @@ using namespace infervisor;
 
 void send_answer(shm::WorkerChannel& channel, std::uint64_t job_id, const shm::FrameView& request) {
   shm::SmallVector<shm::TensorLayout> layouts;
-  for (const auto& tensor : request.tensors) layouts.push_back({"y", tensor.dtype, tensor.shape()});
+  for (const auto& tensor : request.tensors)
+    layouts.push_back({"y", tensor.dtype, tensor.shape()});
   const auto plan = shm::plan_frame(request.model_name, layouts, {}).value();
   const auto reservation = channel.responses
                                .reserve(shm::RecordType::kResponse, job_id, plan.total_bytes, {},
                                         shm::Clock::now() + std::chrono::seconds(5))
                                .value();
-  const auto payloads = shm::write_frame(reservation.payload, plan, shm::FrameKind::kResponse, job_id,
-                                         request.model_name, layouts, {});
+  const auto payloads = shm::write_frame(reservation.payload, plan, shm::FrameKind::kResponse,
+                                         job_id, request.model_name, layouts, {});
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     std::memcpy(payloads[i].data(), request.tensors[i].data.data(), request.tensors[i].data.size());
   }
@@ -43,9 +44,12 @@ void send_answer(shm::WorkerChannel& channel, std::uint64_t job_id, const shm::F
 void send_simple(shm::WorkerChannel& channel, shm::RecordType type, std::uint64_t job_id,
                  std::size_t bytes, std::mt19937* garbage) {
   const auto reservation =
-      channel.responses.reserve(type, job_id, bytes, {}, shm::Clock::now() + std::chrono::seconds(5)).value();
+      channel.responses
+          .reserve(type, job_id, bytes, {}, shm::Clock::now() + std::chrono::seconds(5))
+          .value();
   if (garbage) {
-    for (auto& byte : reservation.payload) byte = static_cast<std::byte>((*garbage)());
+    for (auto& byte : reservation.payload)
+      byte = static_cast<std::byte>((*garbage)());
   }
   channel.responses.commit(reservation);
 }
@@ -54,7 +58,8 @@ void send_simple(shm::WorkerChannel& channel, shm::RecordType type, std::uint64_
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> args;
-  for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
+  for (int i = 1; i + 1 < argc; i += 2)
+    args[argv[i]] = argv[i + 1];
   std::string mode;
   std::getline(std::ifstream(args["--model-path"]), mode);
   if (mode == "exit-early") return 7;

@@ -20,10 +20,11 @@ class Rogue {
       : model_file_(std::filesystem::temp_directory_path() /
                     fmt::format("rogue-{}-{}.txt", ::getpid(), mode)) {
     std::ofstream(model_file_) << mode << "\n";
-    daemon_.emplace("  - name: rogue\n    path: " + model_file_.string() +
-                        "\n    inputs: [{name: x, dtype: FP32, shape: [-1]}]\n"
-                        "    outputs: [{name: y, dtype: FP32, shape: [-1]}]\n",
-                    "worker_path: " + (bin_dir() / "infervisor_rogue_worker").string() + "\n" + extra);
+    daemon_.emplace(
+        "  - name: rogue\n    path: " + model_file_.string() +
+            "\n    inputs: [{name: x, dtype: FP32, shape: [-1]}]\n"
+            "    outputs: [{name: y, dtype: FP32, shape: [-1]}]\n",
+        "worker_path: " + (bin_dir() / "infervisor_rogue_worker").string() + "\n" + extra);
     daemon_->start();
   }
   ~Rogue() {
@@ -46,7 +47,8 @@ client::InferRequest job(float value) {
   return request;
 }
 
-std::pair<unsigned, std::string> outcome(client::Client& client, const client::InferRequest& request) {
+std::pair<unsigned, std::string> outcome(client::Client& client,
+                                         const client::InferRequest& request) {
   try {
     client.infer(request);
     return {200, ""};
@@ -113,14 +115,16 @@ TEST(RogueWorker_test, AWorkerThatExitsBeforeReadyFailsStartUp) {
   const auto status = rogue.daemon().wait_exit(30s);
   ASSERT_TRUE(status);
   EXPECT_EQ(status->exit_code(), 1);
-  EXPECT_NE(rogue.daemon().log().find("exited with status 7"), std::string::npos) << rogue.daemon().log();
+  EXPECT_NE(rogue.daemon().log().find("exited with status 7"), std::string::npos)
+      << rogue.daemon().log();
 }
 
 TEST(RogueWorker_test, AWellBehavedForeignWorkerIsServed) {
   Rogue rogue("echo");
   ASSERT_TRUE(rogue.daemon().wait_ready()) << rogue.daemon().log();
   auto client = rogue.daemon().client();
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(outcome(client, job(static_cast<float>(i))).first, 200u);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(outcome(client, job(static_cast<float>(i))).first, 200u);
   EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
 }
 

@@ -14,8 +14,12 @@
 
 namespace infervisor::testing {
 
-std::filesystem::path models_dir() { return INFERVISOR_TEST_MODELS_DIR; }
-std::filesystem::path bin_dir() { return INFERVISOR_TEST_BIN_DIR; }
+std::filesystem::path models_dir() {
+  return INFERVISOR_TEST_MODELS_DIR;
+}
+std::filesystem::path bin_dir() {
+  return INFERVISOR_TEST_BIN_DIR;
+}
 
 namespace {
 
@@ -24,10 +28,12 @@ int instance_counter = 0;
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
   std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", parent), ec)) {
+  for (const auto& task :
+       std::filesystem::directory_iterator(fmt::format("/proc/{}/task", parent), ec)) {
     std::ifstream children(task.path() / "children");
     pid_t pid = 0;
-    while (children >> pid) out.push_back(pid);
+    while (children >> pid)
+      out.push_back(pid);
   }
   return out;
 }
@@ -52,8 +58,9 @@ RunningDaemon::RunningDaemon(const std::string& models_yaml, const std::string& 
   };
   default_to("startup_timeout", "60s");
   default_to("worker_path", (bin_dir() / "infervisor-worker").string());
-  std::ofstream(config_) << fmt::format("socket: {}\nshm_prefix: {}\nlog_level: info\n{}models:\n{}",
-                                        socket_.string(), shm_prefix_, settings, models_yaml);
+  std::ofstream(config_) << fmt::format(
+      "socket: {}\nshm_prefix: {}\nlog_level: info\n{}models:\n{}", socket_.string(), shm_prefix_,
+      settings, models_yaml);
 }
 
 RunningDaemon::~RunningDaemon() {
@@ -68,7 +75,8 @@ void RunningDaemon::start() {
       ::open((folder_ / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   SpawnOptions options;
   options.stderr_fd = log.get();
-  process_ = ChildProcess::spawn(bin_dir() / "infervisord", {"--config", config_.string()}, options);
+  process_ =
+      ChildProcess::spawn(bin_dir() / "infervisord", {"--config", config_.string()}, options);
 }
 
 bool RunningDaemon::wait_ready(std::chrono::seconds timeout) {
@@ -125,6 +133,8 @@ std::vector<std::string> RunningDaemon::leftover_segments() const {
   return out;
 }
 
-std::vector<pid_t> RunningDaemon::worker_pids() const { return children_of(process_.pid()); }
+std::vector<pid_t> RunningDaemon::worker_pids() const {
+  return children_of(process_.pid());
+}
 
 }  // namespace infervisor::testing

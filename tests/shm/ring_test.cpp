@@ -358,7 +358,8 @@ TEST_P(Ring_corrupt_record_test, ReaderRefusesIt) {
 }
 
 // One bad record header at `position`, committed there.
-BadRecord bad_header(const char* name, std::uint64_t position, RecordHeader header, const char* says) {
+BadRecord bad_header(const char* name, std::uint64_t position, RecordHeader header,
+                     const char* says) {
   return {name, position,
           [header](RingView ring, std::uint64_t at) { publish_header(ring, at, header); }, says};
 }
@@ -388,13 +389,15 @@ const BadRecord kBadRecords[] = {
                "claims"),
     bad_header("record_across_the_wrap", kNearEnd, header_of(RecordType::kRequest, 100, 256),
                "claims"),
-    bad_header("payload_beyond_record", kMiddle, header_of(RecordType::kRequest, 65, 128), "claims"),
+    bad_header("payload_beyond_record", kMiddle, header_of(RecordType::kRequest, 65, 128),
+               "claims"),
     bad_header("payload_huge", kMiddle,
                header_of(RecordType::kRequest, std::numeric_limits<std::uint64_t>::max(), 128),
                "claims"),
     bad_header("padding_short_of_the_wrap", kMiddle, header_of(RecordType::kPadding, 0, 64),
                "padding"),
-    bad_header("padding_past_the_wrap", kNearEnd, header_of(RecordType::kPadding, 0, 256), "claims"),
+    bad_header("padding_past_the_wrap", kNearEnd, header_of(RecordType::kPadding, 0, 256),
+               "claims"),
 };
 
 INSTANTIATE_TEST_SUITE_P(EveryField, Ring_corrupt_record_test, ::testing::ValuesIn(kBadRecords),
@@ -408,8 +411,9 @@ TEST_F(Ring_test, ReaderSeesNothingThatIsNotCommittedForItsPosition) {
   shared(ring_.control->read_position).store(kAt);
   RingReader reader(ring_, Doorbell(&ring_.control->space_ready, -1));
   auto header = header_of(RecordType::kRequest, 8, 128);
-  const std::uint64_t not_ours[] = {0, commit_tag(kAt - kCapacity), commit_tag(kAt + kCapacity),
-                                    kAt, kAt + 1, commit_tag(kAt) ^ 1};
+  const std::uint64_t not_ours[] = {
+      0,       commit_tag(kAt - kCapacity), commit_tag(kAt + kCapacity), kAt,
+      kAt + 1, commit_tag(kAt) ^ 1};
   for (const std::uint64_t commit : not_ours) {
     header.commit = commit;
     std::memcpy(ring_.data + kAt % kCapacity, &header, sizeof(header));

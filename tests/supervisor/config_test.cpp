@@ -46,7 +46,8 @@ TEST_F(Config_test, ParsesAFullConfig) {
       "socket: /tmp/x.sock\ntcp: 8000\nlog_level: debug\nstartup_timeout: 5s\n"
       "drain_timeout: 1500ms\nshutdown_timeout: 2m\nspin: 20us\nmax_request_size: 1MiB\n"
       "shm_prefix: test_prefix\n" +
-      model_with("    version: '7'\n    instances: [{count: 2, device: cpu}, {count: 1, device: 'cuda:1'}]\n"
+      model_with("    version: '7'\n    instances: [{count: 2, device: cpu}, {count: 1, device: "
+                 "'cuda:1'}]\n"
                  "    threads: 3\n    ring_size: 1MiB\n    max_inflight: 9\n    max_queue: 10\n"));
   EXPECT_EQ(config.socket_path, "/tmp/x.sock");
   ASSERT_TRUE(config.tcp);
@@ -117,27 +118,36 @@ TEST_F(Config_test, RejectsEveryBadValue) {
       {model_with("    threads: -1\n"), "threads"},
       {model_with("    max_inflight: 0\n"), "max_inflight"},
       {model_with("    colour: blue\n"), "colour"},
-      {"models:\n  - name: m\n    path: missing.pt\n    inputs: [{name: x, dtype: FP32, shape: [1]}]\n"
+      {"models:\n  - name: m\n    path: missing.pt\n    inputs: [{name: x, dtype: FP32, shape: "
+       "[1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "path"},
-      {"models:\n  - name: 'bad name'\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: [1]}]\n"
+      {"models:\n  - name: 'bad name'\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, "
+       "shape: [1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "name"},
-      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP33, shape: [1]}]\n"
+      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP33, shape: "
+       "[1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "dtype"},
-      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: [-2]}]\n"
+      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: "
+       "[-2]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "shape"},
-      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: [1,1,1,1,1,1,1,1,1]}]\n"
+      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: "
+       "[1,1,1,1,1,1,1,1,1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "shape"},
-      {"models:\n  - name: m\n    path: model.pt\n    inputs: []\n    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
+      {"models:\n  - name: m\n    path: model.pt\n    inputs: []\n    outputs: [{name: y, dtype: "
+       "FP32, shape: [1]}]\n",
        "inputs"},
-      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: [1]}, {name: x, dtype: FP32, shape: [1]}]\n"
+      {"models:\n  - name: m\n    path: model.pt\n    inputs: [{name: x, dtype: FP32, shape: [1]}, "
+       "{name: x, dtype: FP32, shape: [1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",
        "twice"},
-      {"models:\n  - name: m\n    path: model.pt\n    outputs: [{name: y, dtype: FP32, shape: [1]}]\n", "inputs"},
+      {"models:\n  - name: m\n    path: model.pt\n    outputs: [{name: y, dtype: FP32, shape: "
+       "[1]}]\n",
+       "inputs"},
       {model_with("") + model_with("").substr(std::string("models:\n").size()), "twice"},
       {"[1, 2, 3]\n", "top level"},
       {"models: {a: [}\n", "YAML"},
@@ -145,7 +155,8 @@ TEST_F(Config_test, RejectsEveryBadValue) {
   for (const auto& [text, expected] : cases) {
     const auto message = error_of(text);
     EXPECT_NE(message.find(expected), std::string::npos)
-        << "config:\n" << text << "\nmessage: '" << message << "'";
+        << "config:\n"
+        << text << "\nmessage: '" << message << "'";
   }
 }
 

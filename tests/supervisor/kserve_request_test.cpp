@@ -75,7 +75,8 @@ TEST_F(KServeRequest_test, BinaryTensorDataExtension) {
   EXPECT_EQ(values_of<float>(request.inputs[0]), (std::vector<float>{1.5f, -2.0f}));
   EXPECT_EQ(values_of<std::uint8_t>(request.inputs[1]), (std::vector<std::uint8_t>{1, 0}));
   // Binary inputs are views into the body: no copy.
-  EXPECT_EQ(reinterpret_cast<const char*>(request.inputs[0].data.data()), body_.data() + header.size());
+  EXPECT_EQ(reinterpret_cast<const char*>(request.inputs[0].data.data()),
+            body_.data() + header.size());
   ASSERT_EQ(request.outputs.size(), 2u);
   EXPECT_EQ(request.outputs[0].name, "z");
   EXPECT_TRUE(request.outputs[0].binary);
@@ -94,16 +95,20 @@ TEST_F(KServeRequest_test, RequestLevelBinaryOutputDefault) {
 
 TEST_F(KServeRequest_test, ConvertsEveryDtypeFromJson) {
   const std::vector<std::pair<DType, std::string>> cases = {
-      {DType::kUInt8, "[0,255]"},      {DType::kInt8, "[-128,127]"},
-      {DType::kInt16, "[-32768,32767]"}, {DType::kInt32, "[-2147483648,2147483647]"},
+      {DType::kUInt8, "[0,255]"},
+      {DType::kInt8, "[-128,127]"},
+      {DType::kInt16, "[-32768,32767]"},
+      {DType::kInt32, "[-2147483648,2147483647]"},
       {DType::kInt64, "[-9223372036854775808,9223372036854775807]"},
-      {DType::kFloat16, "[1.5,-2]"},   {DType::kBFloat16, "[1.5,-2]"},
+      {DType::kFloat16, "[1.5,-2]"},
+      {DType::kBFloat16, "[1.5,-2]"},
       {DType::kFloat64, "[1e300,-2]"},
   };
   for (const auto& [dtype, data] : cases) {
     model_.inputs = {{"a", dtype, {2}}};
-    const auto request = parse(fmt::format(R"({{"inputs":[{{"name":"a","datatype":"{}","shape":[2],"data":{}}}]}})",
-                                           kserve_name(dtype), data));
+    const auto request =
+        parse(fmt::format(R"({{"inputs":[{{"name":"a","datatype":"{}","shape":[2],"data":{}}}]}})",
+                          kserve_name(dtype), data));
     ASSERT_EQ(request.inputs[0].data.size(), 2 * dtype_size(dtype)) << kserve_name(dtype);
     if (dtype == DType::kFloat16) {
       const auto halves = values_of<std::uint16_t>(request.inputs[0]);
@@ -111,7 +116,8 @@ TEST_F(KServeRequest_test, ConvertsEveryDtypeFromJson) {
       EXPECT_EQ(half_to_float(halves[1]), -2.0f);
     }
     if (dtype == DType::kInt64) {
-      EXPECT_EQ(values_of<std::int64_t>(request.inputs[0])[0], std::numeric_limits<std::int64_t>::min());
+      EXPECT_EQ(values_of<std::int64_t>(request.inputs[0])[0],
+                std::numeric_limits<std::int64_t>::min());
     }
   }
 }
@@ -125,21 +131,37 @@ TEST_F(KServeRequest_test, RejectsBadRequestsWith400AndSaysWhy) {
       {R"({"inputs":5})", "'inputs' array"},
       {R"({"inputs":[)" + x_ok + "]}", "missing"},
       {R"({"inputs":[)" + x_ok + "," + x_ok + "," + mask_ok + "]}", "twice"},
-      {R"({"inputs":[{"name":"w","datatype":"FP32","shape":[1],"data":[1]},)" + mask_ok + "]}", "no input 'w'"},
-      {R"({"inputs":[{"name":"x","datatype":"FP64","shape":[1,2],"data":[1,2]},)" + mask_ok + "]}", "expects FP32"},
-      {R"({"inputs":[{"name":"x","datatype":"NOPE","shape":[1,2],"data":[1,2]},)" + mask_ok + "]}", "unknown datatype"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]},)" + mask_ok + "]}", "expects [-1, 2]"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,2]},)" + mask_ok + "]}", "expects [-1, 2]"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,-2],"data":[]},)" + mask_ok + "]}", "non-negative"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1]},)" + mask_ok + "]}", "1 elements"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2,3]},)" + mask_ok + "]}", "more than"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,"2"]},)" + mask_ok + "]}", "a number"},
+      {R"({"inputs":[{"name":"w","datatype":"FP32","shape":[1],"data":[1]},)" + mask_ok + "]}",
+       "no input 'w'"},
+      {R"({"inputs":[{"name":"x","datatype":"FP64","shape":[1,2],"data":[1,2]},)" + mask_ok + "]}",
+       "expects FP32"},
+      {R"({"inputs":[{"name":"x","datatype":"NOPE","shape":[1,2],"data":[1,2]},)" + mask_ok + "]}",
+       "unknown datatype"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]},)" + mask_ok +
+           "]}",
+       "expects [-1, 2]"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,2]},)" + mask_ok + "]}",
+       "expects [-1, 2]"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,-2],"data":[]},)" + mask_ok + "]}",
+       "non-negative"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1]},)" + mask_ok + "]}",
+       "1 elements"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2,3]},)" + mask_ok +
+           "]}",
+       "more than"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,"2"]},)" + mask_ok +
+           "]}",
+       "a number"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2]},)" + mask_ok + "]}", "neither"},
-      {R"({"inputs":[)" + x_ok + R"(,{"name":"mask","datatype":"BOOL","shape":[2],"data":[1,0]}]})", "true or false"},
-      {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"nope"}]})", "no output 'nope'"},
-      {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"y"},{"name":"y"}]})", "twice"},
+      {R"({"inputs":[)" + x_ok + R"(,{"name":"mask","datatype":"BOOL","shape":[2],"data":[1,0]}]})",
+       "true or false"},
+      {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"nope"}]})",
+       "no output 'nope'"},
+      {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"y"},{"name":"y"}]})",
+       "twice"},
       {R"({"id":5,"inputs":[)" + x_ok + "," + mask_ok + "]}", "'id'"},
-      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},)" + mask_ok + "]}",
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},)" +
+           mask_ok + "]}",
        "Inference-Header-Content-Length"},
   };
   for (const auto& [body, expected] : cases) {
@@ -148,17 +170,21 @@ TEST_F(KServeRequest_test, RejectsBadRequestsWith400AndSaysWhy) {
     EXPECT_NE(message.find(expected), std::string::npos) << body << "\n -> " << message;
   }
   model_.inputs = {{"i", DType::kInt8, {1}}};
-  EXPECT_NE(error_of(R"({"inputs":[{"name":"i","datatype":"INT8","shape":[1],"data":[128]}]})").second.find("[-128, 127]"),
+  EXPECT_NE(error_of(R"({"inputs":[{"name":"i","datatype":"INT8","shape":[1],"data":[128]}]})")
+                .second.find("[-128, 127]"),
             std::string::npos);
 }
 
 TEST_F(KServeRequest_test, BinarySizesMustAddUp) {
   model_.inputs = {{"x", DType::kFloat32, {2}}};
-  const std::string header = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}}]})";
+  const std::string header =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}}]})";
   EXPECT_EQ(error_of(header + std::string(4, '\0'), header.size()).first, 400u);   // too short
   EXPECT_EQ(error_of(header + std::string(12, '\0'), header.size()).first, 400u);  // left over
-  const std::string wrong = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":6}}]})";
-  EXPECT_NE(error_of(wrong + std::string(6, '\0'), wrong.size()).second.find("needs 8 bytes"), std::string::npos);
+  const std::string wrong =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":6}}]})";
+  EXPECT_NE(error_of(wrong + std::string(6, '\0'), wrong.size()).second.find("needs 8 bytes"),
+            std::string::npos);
   EXPECT_EQ(parse(header + std::string(8, '\0'), header.size()).inputs[0].data.size(), 8u);
   EXPECT_THROW(parse_header_length("12x", 100), HttpError);
   EXPECT_THROW(parse_header_length("101", 100), HttpError);
@@ -173,9 +199,10 @@ TEST_F(KServeRequest_test, HugeShapesAreRefusedNotAllocated) {
 }
 
 TEST_F(KServeRequest_test, GarbageNeverCrashes) {
-  const std::string valid = R"({"id":"a","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[[1,2]]},)"
-                            R"({"name":"mask","datatype":"BOOL","shape":[2],"data":[true,false]}],)"
-                            R"("outputs":[{"name":"y","parameters":{"binary_data":true}}]})";
+  const std::string valid =
+      R"({"id":"a","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[[1,2]]},)"
+      R"({"name":"mask","datatype":"BOOL","shape":[2],"data":[true,false]}],)"
+      R"("outputs":[{"name":"y","parameters":{"binary_data":true}}]})";
   std::mt19937 random(42);
   for (int round = 0; round < 5000; ++round) {
     std::string body = valid;
@@ -183,9 +210,15 @@ TEST_F(KServeRequest_test, GarbageNeverCrashes) {
     for (int e = 0; e < edits; ++e) {
       const auto at = random() % body.size();
       switch (random() % 3) {
-        case 0: body[at] = static_cast<char>(random()); break;
-        case 1: body.erase(at, 1 + random() % 8); break;
-        case 2: body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), "[]{},:\"0-e"[random() % 10]); break;
+        case 0:
+          body[at] = static_cast<char>(random());
+          break;
+        case 1:
+          body.erase(at, 1 + random() % 8);
+          break;
+        case 2:
+          body.insert(body.begin() + static_cast<std::ptrdiff_t>(at), "[]{},:\"0-e"[random() % 10]);
+          break;
       }
       if (body.empty()) body.push_back('{');
     }

@@ -23,13 +23,16 @@ class Frame {
 
   explicit Frame(const std::vector<Tensor>& tensors) {
     std::vector<shm::TensorLayout> layouts;
-    for (const auto& tensor : tensors) layouts.push_back({tensor.name, tensor.dtype, tensor.shape});
+    for (const auto& tensor : tensors)
+      layouts.push_back({tensor.name, tensor.dtype, tensor.shape});
     const auto plan = shm::plan_frame("m", layouts, {}).value();
     storage_.resize(plan.total_bytes + 64);
     // 64-byte aligned, as records in a ring are.
-    auto* base = storage_.data() + (64 - reinterpret_cast<std::uintptr_t>(storage_.data()) % 64) % 64;
+    auto* base =
+        storage_.data() + (64 - reinterpret_cast<std::uintptr_t>(storage_.data()) % 64) % 64;
     record_ = std::span<std::byte>(base, plan.total_bytes);
-    const auto payloads = shm::write_frame(record_, plan, shm::FrameKind::kResponse, 9, "m", layouts, {});
+    const auto payloads =
+        shm::write_frame(record_, plan, shm::FrameKind::kResponse, 9, "m", layouts, {});
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       std::memcpy(payloads[i].data(), tensors[i].bytes.data(), tensors[i].bytes.size());
     }
@@ -54,8 +57,8 @@ ModelConfig model() {
   model.name = "m";
   model.version = "3";
   model.inputs = {{"x", DType::kFloat32, {-1, 2}}};
-  model.outputs = {{"y", DType::kFloat32, {-1, 2}}, {"flags", DType::kBool, {2}},
-                   {"h", DType::kFloat16, {1}}};
+  model.outputs = {
+      {"y", DType::kFloat32, {-1, 2}}, {"flags", DType::kBool, {2}}, {"h", DType::kFloat16, {1}}};
   return model;
 }
 
@@ -130,7 +133,10 @@ TEST(KServeResponse_test, NonFiniteFloatsBecomeNull) {
   ModelConfig single;
   single.name = "m";
   single.outputs = {{"y", DType::kFloat32, {2}}};
-  const Frame frame({{"y", DType::kFloat32, {2}, bytes_of<float>({std::numeric_limits<float>::quiet_NaN(), 1.0f})}});
+  const Frame frame({{"y",
+                      DType::kFloat32,
+                      {2},
+                      bytes_of<float>({std::numeric_limits<float>::quiet_NaN(), 1.0f})}});
   const auto reply = encode_infer_response(single, InferRequest{}, frame.view());
   EXPECT_EQ(json::parse(reply.body).at("outputs").at(0).at("data"), (json::array{nullptr, 1}));
 }
@@ -149,7 +155,8 @@ TEST(KServeResponse_test, MetadataDocuments) {
   const ModelState states[] = {{&config, true}};
   const auto index = json::parse(repository_index_json(states)).as_array();
   EXPECT_EQ(index.at(0).at("state"), "READY");
-  EXPECT_EQ(json::parse(error_reply(404, "no \"such\" model").body).at("error"), "no \"such\" model");
+  EXPECT_EQ(json::parse(error_reply(404, "no \"such\" model").body).at("error"),
+            "no \"such\" model");
 }
 
 }  // namespace

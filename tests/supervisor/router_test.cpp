@@ -16,13 +16,16 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
     model_.inputs = {{"x", DType::kFloat32, {-1, 2}}};
     model_.outputs = {{"y", DType::kFloat32, {-1, 2}}};
     config_.models = {model_};
-    pool_ = std::make_unique<ModelPool>(io_, config_, config_.models[0], 2, [] { return 1; }, *this);
+    pool_ = std::make_unique<ModelPool>(
+        io_, config_, config_.models[0], 2, [] { return 1; }, *this);
   }
 
   // ServiceState
   bool draining() const override { return draining_; }
   bool all_models_ready() const override { return ready_; }
-  ModelPool* find_pool(std::string_view name) override { return name == "m" ? pool_.get() : nullptr; }
+  ModelPool* find_pool(std::string_view name) override {
+    return name == "m" ? pool_.get() : nullptr;
+  }
   std::vector<ModelState> model_states() const override { return {{&config_.models[0], false}}; }
   std::uint64_t next_job_id() override { return ++jobs_; }
   // ModelPool::Events
@@ -96,8 +99,9 @@ TEST_F(Router_test, UnknownThingsAre404AndWrongMethodsAre405) {
 
 TEST_F(Router_test, InferChecksTheRequestBeforeTheModelsReadiness) {
   EXPECT_EQ(call(http::verb::post, "/v2/models/m/infer", "{bad json").status, 400u);
-  const auto not_ready = call(http::verb::post, "/v2/models/m/infer",
-                              R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]})");
+  const auto not_ready =
+      call(http::verb::post, "/v2/models/m/infer",
+           R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]})");
   EXPECT_EQ(not_ready.status, 503u);
   EXPECT_NE(not_ready.body.find("not ready"), std::string::npos);
   draining_ = true;

@@ -14,7 +14,8 @@ namespace {
 class StaleSegments_test : public ::testing::Test {
  protected:
   void TearDown() override {
-    for (const auto& name : created_) ::shm_unlink(("/" + name).c_str());
+    for (const auto& name : created_)
+      ::shm_unlink(("/" + name).c_str());
   }
   void create(const std::string& name) {
     const int fd = ::shm_open(("/" + name).c_str(), O_CREAT | O_RDWR, 0600);
@@ -22,7 +23,9 @@ class StaleSegments_test : public ::testing::Test {
     ::close(fd);
     created_.push_back(name);
   }
-  static bool exists(const std::string& name) { return std::filesystem::exists("/dev/shm/" + name); }
+  static bool exists(const std::string& name) {
+    return std::filesystem::exists("/dev/shm/" + name);
+  }
 
   const std::string prefix_ = "ivstale" + std::to_string(::getpid());
   std::vector<std::string> created_;
@@ -33,10 +36,10 @@ TEST_F(StaleSegments_test, RemovesOnlyThoseOfDeadCreatorsWithThePrefix) {
   child.wait();
   const auto dead = std::to_string(child.pid());  // reaped: no such process any more
   const auto live = std::to_string(::getpid());
-  create(prefix_ + "." + dead + ".aaaa");       // stale: removed
-  create(prefix_ + "." + live + ".bbbb");       // a live daemon's: kept
-  create(prefix_ + "x." + dead + ".cccc");      // another prefix: kept
-  create(prefix_ + ".notapid.dddd");            // not a segment name: kept
+  create(prefix_ + "." + dead + ".aaaa");   // stale: removed
+  create(prefix_ + "." + live + ".bbbb");   // a live daemon's: kept
+  create(prefix_ + "x." + dead + ".cccc");  // another prefix: kept
+  create(prefix_ + ".notapid.dddd");        // not a segment name: kept
   const auto removed = remove_stale_segments(prefix_);
   ASSERT_EQ(removed.size(), 1u);
   EXPECT_EQ(removed[0], prefix_ + "." + dead + ".aaaa");

@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/child_process.hpp"
 #include "common/npy.hpp"
 #include "tests/common/temp_dir.hpp"
-#include "common/child_process.hpp"
 #include "tests/worker/test_channel.hpp"
 
 namespace infervisor::worker::testing {
@@ -167,10 +167,10 @@ TEST_F(WorkerProcessTest, MlpMatchesTheInProcessReference) {
   infervisor::testing::TempDir dir;
   const std::vector<std::int64_t> shape{3, 256};
   write_npy(dir / "x.npy", DType::kFloat32, shape, std::as_bytes(std::span(input)));
-  auto reference = ChildProcess::spawn(
-      INFERVISOR_REFERENCE_BIN,
-      {"--model", model_file("mlp"), "--input", "x=" + (dir / "x.npy").string(), "--output",
-       "y:float32:-1,256", "--out", (dir / "out").string()});
+  auto reference =
+      ChildProcess::spawn(INFERVISOR_REFERENCE_BIN,
+                          {"--model", model_file("mlp"), "--input", "x=" + (dir / "x.npy").string(),
+                           "--output", "y:float32:-1,256", "--out", (dir / "out").string()});
   const auto status = reference.wait_for(kStartTimeout);
   ASSERT_TRUE(status && status->success()) << (status ? status->describe() : "still running");
   const NpyArray expected = read_npy(dir / "out" / "y.npy");
@@ -424,8 +424,8 @@ TEST_F(WorkerProcessTest, ACorruptRequestRingEndsTheWorker) {
   // writes it.
   auto& requests = channel_.raw().requests;
   auto reservation = requests.try_reserve(shm::RecordType::kRequest, 1, 64).value().value();
-  auto* header = reinterpret_cast<shm::RecordHeader*>(reservation.payload.data() -
-                                                      sizeof(shm::RecordHeader));
+  auto* header =
+      reinterpret_cast<shm::RecordHeader*>(reservation.payload.data() - sizeof(shm::RecordHeader));
   header->record_bytes = std::uint64_t{1} << 40;
   requests.commit(reservation);
   EXPECT_EQ(exit_status(), 4);
