@@ -25,9 +25,11 @@ std::vector<std::int64_t> TensorSpec::concrete_dims(std::int64_t free_value) con
 }
 
 TensorSpec parse_tensor_spec(std::string_view text) {
-  const auto first = text.find(':');
-  const auto second = first == std::string_view::npos ? first : text.find(':', first + 1);
-  if (second == std::string_view::npos) {
+  // Split at the last two colons: DTYPE and DIMS never hold one, but a name may ("input:0").
+  const auto second = text.rfind(':');
+  const auto first = second == 0 || second == std::string_view::npos ? std::string_view::npos
+                                                                     : text.rfind(':', second - 1);
+  if (first == std::string_view::npos) {
     throw InfervisorError(ErrorCode::kInvalidArgument,
                           fmt::format("tensor spec '{}' is not NAME:DTYPE:DIMS", text));
   }
@@ -45,7 +47,8 @@ TensorSpec parse_tensor_spec(std::string_view text) {
   }
   spec.dtype = *dtype;
   std::string_view rest = text.substr(second + 1);
-  while (!rest.empty()) {
+  // An empty DIMS means a scalar; otherwise every comma must be followed by a dimension.
+  for (bool more = !rest.empty(); more;) {
     const auto comma = rest.find(',');
     const auto item = rest.substr(0, comma);
     std::int64_t dim = 0;
@@ -55,8 +58,8 @@ TensorSpec parse_tensor_spec(std::string_view text) {
                             fmt::format("tensor spec '{}' has bad dimension '{}'", text, item));
     }
     spec.dims.push_back(dim);
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    if (more) rest = rest.substr(comma + 1);
   }
   if (spec.dims.size() > kMaxDims) {
     throw InfervisorError(

@@ -22,7 +22,7 @@ inline constexpr std::size_t kPageBytes = 4096;
 inline constexpr std::size_t kRecordAlignment = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3152535652464e49ULL;  // "INFRVSR1", little-endian
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 // Shared fields are plain integers reached through std::atomic_ref (see shared()), so every
 // shared struct stays trivially copyable and has the same layout in every process.
@@ -77,12 +77,14 @@ struct RecordHeader {
   std::uint8_t unused[24];
 };
 
-// The commit word of a record at ring position `position`: never 0 (a fresh ring), and different
-// for the same offset in every lap, so neither an unwritten slot, a record left from an earlier
-// lap, nor ordinary tensor bytes there pass for a new record. (A mixing function rather than
-// position + 1, which a tensor of counters could contain.)
-constexpr std::uint64_t commit_tag(std::uint64_t position) noexcept {
-  std::uint64_t x = position + 0x9e3779b97f4a7c15ull;
+// The commit word of a record at ring position `position` in a ring whose secret is `key`: never
+// 0 (a fresh ring), and different for the same offset in every lap, so neither an unwritten slot
+// nor a record left from an earlier lap passes for a new record. Tensor bytes left there from an
+// earlier lap cannot either: `key` is random per ring and lives only in the 0600 segment, so a
+// client cannot put the word a later record will carry into its tensor data. (A mixing function
+// rather than position + 1, which a tensor of counters could contain.)
+constexpr std::uint64_t commit_tag(std::uint64_t position, std::uint64_t key) noexcept {
+  std::uint64_t x = position + key + 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return (x ^ (x >> 31)) | 1u;
@@ -92,6 +94,7 @@ struct RingPlacement {
   std::uint64_t control_offset;
   std::uint64_t data_offset;
   std::uint64_t capacity;
+  std::uint64_t commit_key;  // random, chosen by the creator: see commit_tag
 };
 
 enum class SegmentState : std::uint32_t { kInitializing = 0, kReady = 1 };

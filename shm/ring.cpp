@@ -128,12 +128,12 @@ void RingWriter::commit(const Reservation& reservation) noexcept {
   // pair that keeps a parked consumer from missing the record.
   if (reservation.padding_bytes) {
     shared(commit_word(at_offset(0)))
-        .store(commit_tag(reservation.start_position), std::memory_order_release);
+        .store(commit_tag(reservation.start_position, ring_.commit_key), std::memory_order_release);
     shared(commit_word(at_offset(write_offset_)))
-        .store(commit_tag(write_position_), std::memory_order_seq_cst);
+        .store(commit_tag(write_position_, ring_.commit_key), std::memory_order_seq_cst);
   } else {
     shared(commit_word(at_offset(write_offset_)))
-        .store(commit_tag(reservation.start_position), std::memory_order_seq_cst);
+        .store(commit_tag(reservation.start_position, ring_.commit_key), std::memory_order_seq_cst);
   }
   write_offset_ = record_offset + (reservation.end_position - reservation.start_position);
   if (write_offset_ == ring_.capacity) write_offset_ = 0;
@@ -156,7 +156,7 @@ RingReader::RingReader(RingView ring, Doorbell producer) noexcept
 bool RingReader::has_data_hint() const noexcept {
   // seq_cst: wait_until's condition (see there).
   return shared(commit_word(ring_.data + read_offset_)).load(std::memory_order_seq_cst) ==
-         commit_tag(read_position_);
+         commit_tag(read_position_, ring_.commit_key);
 }
 
 void RingReader::advance(std::uint64_t bytes) noexcept {
@@ -168,7 +168,8 @@ void RingReader::advance(std::uint64_t bytes) noexcept {
 Result<std::optional<RecordView>> RingReader::try_peek() noexcept {
   while (true) {
     std::byte* at = ring_.data + read_offset_;
-    if (shared(commit_word(at)).load(std::memory_order_acquire) != commit_tag(read_position_)) {
+    if (shared(commit_word(at)).load(std::memory_order_acquire) !=
+        commit_tag(read_position_, ring_.commit_key)) {
       return std::optional<RecordView>{};
     }
     // Copied out first: the checks below must judge the same bytes that are then used.

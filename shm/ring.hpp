@@ -34,6 +34,7 @@ struct RingView {
   RingControl* control = nullptr;
   std::byte* data = nullptr;
   std::uint64_t capacity = 0;  // a multiple of kRecordAlignment
+  std::uint64_t commit_key = 0;
 };
 
 // The largest payload a ring of `capacity` bytes can carry in one record.

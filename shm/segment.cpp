@@ -35,11 +35,14 @@ bool valid_prefix(std::string_view prefix) noexcept {
   return true;
 }
 
+// getrandom(2) on Linux: names and commit keys must not be guessable.
+std::uint64_t random_key() {
+  std::random_device entropy;
+  return (std::uint64_t{entropy()} << 32) | entropy();
+}
+
 std::string random_suffix() {
-  std::random_device entropy;  // getrandom(2) on Linux: names must not be guessable
-  std::uint64_t high = (std::uint64_t{entropy()} << 32) | entropy();
-  std::uint64_t low = (std::uint64_t{entropy()} << 32) | entropy();
-  return fmt::format("{:016x}{:016x}", high, low);
+  return fmt::format("{:016x}{:016x}", random_key(), random_key());
 }
 
 struct Placements {
@@ -171,6 +174,8 @@ Result<Segment> Segment::create(std::string_view prefix, const SegmentLayout& la
   header.creator_pid = ::getpid();
   header.request = placements->request;
   header.response = placements->response;
+  header.request.commit_key = random_key();
+  header.response.commit_key = random_key();
   initialize_ring(*reinterpret_cast<RingControl*>(base + header.request.control_offset));
   initialize_ring(*reinterpret_cast<RingControl*>(base + header.response.control_offset));
   segment.header_ = header;
@@ -266,7 +271,7 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
 RingView Segment::ring_view(const RingPlacement& placement) const noexcept {
   auto* base = static_cast<std::byte*>(region_.get_address());
   return RingView{reinterpret_cast<RingControl*>(base + placement.control_offset),
-                  base + placement.data_offset, placement.capacity};
+                  base + placement.data_offset, placement.capacity, placement.commit_key};
 }
 
 }  // namespace infervisor::shm

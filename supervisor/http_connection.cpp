@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -17,7 +19,7 @@ constexpr std::size_t kReadBufferBytes = 64 * 1024;
 
 void ConnectionRegistry::close_all_when_idle() {
   // Closing may remove members: iterate over a copy.
-  const auto members = members_;
+  const auto members = *members_;
   for (auto* member : members)
     member->close_when_idle();
 }
@@ -27,7 +29,7 @@ void ConnectionRegistry::start_sweeping() {
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     const auto now = std::chrono::steady_clock::now();
-    const auto members = members_;
+    const auto members = *members_;
     for (auto* member : members)
       member->close_if_overdue(now);
     start_sweeping();
@@ -40,16 +42,10 @@ HttpConnection<Protocol>::HttpConnection(Socket socket, Router& router,
                                          const ServiceState& state)
     : socket_(std::move(socket)),
       router_(router),
-      registry_(registry),
       limits_(limits),
-      state_(state) {
+      state_(state),
+      membership_(registry.join(this)) {
   buffer_.reserve(kReadBufferBytes);
-  registry_.add(this);
-}
-
-template <class Protocol>
-HttpConnection<Protocol>::~HttpConnection() {
-  registry_.remove(this);
 }
 
 template <class Protocol>
@@ -58,6 +54,31 @@ void HttpConnection<Protocol>::read_next() {
   parser_.emplace();
   parser_->body_limit(limits_.max_body_bytes);
   deadline_ = std::chrono::steady_clock::now() + limits_.idle_timeout;
+  http::async_read_header(socket_, buffer_, *parser_,
+                          [self = this->shared_from_this()](const boost::system::error_code& ec,
+                                                            std::size_t) { self->on_header(ec); });
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::on_header(const boost::system::error_code& ec) {
+  if (ec || parser_->is_done()) return on_read(ec);
+  // curl and other clients send "Expect: 100-continue" before a large body and wait (curl: 1 s)
+  // for the interim response. A body over the limit was refused above, before this.
+  const auto expect = parser_->get()[http::field::expect];
+  if (parser_->get().version() >= 11 && beast::iequals(expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    return boost::asio::async_write(
+        socket_, boost::asio::buffer(kContinue.data(), kContinue.size()),
+        [self = this->shared_from_this()](const boost::system::error_code& write_ec, std::size_t) {
+          if (write_ec) return self->close();
+          self->read_body();
+        });
+  }
+  read_body();
+}
+
+template <class Protocol>
+void HttpConnection<Protocol>::read_body() {
   http::async_read(socket_, buffer_, *parser_,
                    [self = this->shared_from_this()](const boost::system::error_code& ec,
                                                      std::size_t) { self->on_read(ec); });

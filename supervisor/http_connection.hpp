@@ -40,17 +40,35 @@ class ConnectionRegistry {
     virtual void close_if_overdue(std::chrono::steady_clock::time_point now) = 0;
   };
 
+  using Members = std::unordered_set<Member*>;
+
+  // A member's place in the registry, for the member's lifetime. It shares the set rather than
+  // pointing at the registry: connections may be destroyed by ~io_context after the registry.
+  class Membership {
+   public:
+    Membership(std::shared_ptr<Members> members, Member* member)
+        : members_(std::move(members)), member_(member) {
+      members_->insert(member_);
+    }
+    ~Membership() { members_->erase(member_); }
+    Membership(const Membership&) = delete;
+    Membership& operator=(const Membership&) = delete;
+
+   private:
+    std::shared_ptr<Members> members_;
+    Member* member_;
+  };
+
   explicit ConnectionRegistry(boost::asio::io_context& io) : sweep_timer_(io) {}
 
-  void add(Member* member) { members_.insert(member); }
-  void remove(Member* member) { members_.erase(member); }
-  std::size_t size() const noexcept { return members_.size(); }
+  Membership join(Member* member) { return Membership(members_, member); }
+  std::size_t size() const noexcept { return members_->size(); }
   void close_all_when_idle();
   void start_sweeping();
   void stop_sweeping() { sweep_timer_.cancel(); }
 
  private:
-  std::unordered_set<Member*> members_;
+  std::shared_ptr<Members> members_ = std::make_shared<Members>();
   boost::asio::steady_timer sweep_timer_;
 };
 
@@ -62,7 +80,6 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
 
   HttpConnection(Socket socket, Router& router, ConnectionRegistry& registry,
                  const HttpLimits& limits, const ServiceState& state);
-  ~HttpConnection() override;
 
   void start() { read_next(); }
   void close_when_idle() override;
@@ -70,6 +87,8 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
 
  private:
   void read_next();
+  void on_header(const boost::system::error_code& ec);
+  void read_body();
   void on_read(const boost::system::error_code& ec);
   void send(HttpReply reply);
   void on_write(const boost::system::error_code& ec, bool keep_alive);
@@ -79,7 +98,6 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
 
   Socket socket_;
   Router& router_;
-  ConnectionRegistry& registry_;
   const HttpLimits& limits_;
   const ServiceState& state_;
   boost::beast::flat_buffer buffer_;
@@ -92,6 +110,7 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   bool close_requested_ = false;
   bool unread_request_ = false;  // refused before its body was read (413, malformed)
   std::array<char, 64 * 1024> discard_{};
+  ConnectionRegistry::Membership membership_;
 };
 
 extern template class HttpConnection<boost::asio::local::stream_protocol>;

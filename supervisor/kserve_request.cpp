@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -104,13 +105,13 @@ class ElementWriter {
         store(at, integer<std::int64_t>(value));
         break;
       case DType::kFloat16:
-        store(at, float_to_half(static_cast<float>(number(value))));
+        store(at, float_to_half(narrowed(value, kHalfRoundsToMax)));
         break;
       case DType::kBFloat16:
-        store(at, float_to_bfloat16(static_cast<float>(number(value))));
+        store(at, float_to_bfloat16(narrowed(value, std::numeric_limits<float>::max())));
         break;
       case DType::kFloat32:
-        store(at, static_cast<float>(number(value)));
+        store(at, narrowed(value, std::numeric_limits<float>::max()));
         break;
       case DType::kFloat64:
         store(at, number(value));
@@ -156,6 +157,19 @@ class ElementWriter {
                                     +std::numeric_limits<T>::max()));
   }
 
+  // Values that would round to FP16's largest finite value (65504) are accepted.
+  static constexpr double kHalfRoundsToMax = 65519.0;
+
+  // A finite number beyond what the dtype holds is refused rather than silently made infinite
+  // (and a double outside float's range must not reach static_cast<float>).
+  float narrowed(const json::value& value, double limit) const {
+    const double v = number(value);
+    if (std::isfinite(v) && std::abs(v) > limit) {
+      fail_element(value, fmt::format("a number within +-{:g}", limit));
+    }
+    return static_cast<float>(v);
+  }
+
   double number(const json::value& value) const {
     if (value.is_double()) return value.get_double();
     if (value.is_int64()) return static_cast<double>(value.get_int64());
@@ -169,6 +183,16 @@ class ElementWriter {
   std::uint64_t written_ = 0;
   std::vector<std::byte>& out_;
 };
+
+// Binary BOOL data must be 0 or 1 per byte: any other byte is not a valid torch bool.
+void check_bool_bytes(std::span<const std::byte> data, std::string_view name) {
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (std::to_integer<unsigned>(data[i]) > 1) {
+      fail_request(kBadRequest, "input '{}' BOOL byte {} is {} (must be 0 or 1)", name, i,
+                   std::to_integer<unsigned>(data[i]));
+    }
+  }
+}
 
 std::vector<std::int64_t> parse_shape(const json::object& input, std::string_view name) {
   const auto* shape = find(input, "shape");
@@ -289,6 +313,7 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
                      body.size() - binary_offset);
       }
       tensor.data = std::as_bytes(std::span(body.data() + binary_offset, *binary_size));
+      if (tensor.dtype == DType::kBool) check_bool_bytes(tensor.data, name);
       binary_offset += *binary_size;
       if (find(input, "data"))
         fail_request(kBadRequest, "input '{}' has both binary data and 'data'", name);
@@ -296,6 +321,14 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
       const auto* data = find(input, "data");
       if (!data)
         fail_request(kBadRequest, "input '{}' has neither 'data' nor binary_data_size", name);
+      // Each JSON element takes at least one byte, so a shape that claims more elements than the
+      // JSON has bytes is refused before anything is allocated for it.
+      if (*elements > json_bytes) {
+        fail_request(kBadRequest,
+                     "input '{}' shape {} needs {} elements but the request's JSON "
+                     "has only {} bytes",
+                     name, shape_to_string(tensor.shape), *elements, json_bytes);
+      }
       ElementWriter writer(tensor.dtype, name, *elements, tensor.converted);
       if (data->is_array())
         writer.write(*data);

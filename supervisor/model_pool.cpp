@@ -197,19 +197,19 @@ void ModelPool::on_worker_exit(Worker& worker, const std::string& reason) {
     return;
   }
   // The Worker object is inside its own callback: retire it now, free it later.
+  const DeviceSpec device = workers_[instance]->identity().device;
   retired_.push_back(std::move(workers_[instance]));
   boost::asio::post(io_, [this] { retired_.clear(); });
-  respawn_later(instance);
+  respawn_later(instance, device);
   events_.on_pool_changed(*this);
 }
 
-void ModelPool::respawn_later(int instance) {
+void ModelPool::respawn_later(int instance, const DeviceSpec& device) {
   auto& delay = respawn_backoff_[instance];
   spdlog::warn("model '{}' worker {}: respawning in {} ms", model_.name, instance, delay.count());
   auto& timer = *respawn_timers_[instance];
   timer.expires_after(delay);
   delay = std::min(delay * 2, kMaxRespawnDelay);
-  const DeviceSpec device = retired_.back()->identity().device;
   timer.async_wait([this, instance, device](const boost::system::error_code& ec) {
     if (ec || shutting_down_) return;
     auto worker = make_worker(instance, device);
@@ -219,8 +219,8 @@ void ModelPool::respawn_later(int instance) {
     } catch (const std::exception& error) {
       spdlog::error("model '{}' worker {}: respawn failed: {}", model_.name, instance,
                     error.what());
-      retired_.push_back(std::move(worker));
-      respawn_later(instance);
+      worker.reset();  // its segment and eventfd go now (this is not one of its own callbacks)
+      respawn_later(instance, device);
     }
   });
 }

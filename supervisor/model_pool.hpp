@@ -68,7 +68,7 @@ class ModelPool final : public Worker::Events {
 
   std::unique_ptr<Worker> make_worker(int instance, const DeviceSpec& device);
   void pump();
-  void respawn_later(int instance);
+  void respawn_later(int instance, const DeviceSpec& device);
   void check_fits(const Job& job) const;
 
   boost::asio::io_context& io_;

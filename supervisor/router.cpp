@@ -111,6 +111,11 @@ void Router::handle(HttpRequest&& request, Respond respond) {
     fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
   } catch (const HttpError& error) {
     respond(error_reply(error.status(), error.what()));
+  } catch (const std::exception& error) {
+    // One request must never take the daemon down (e.g. bad_alloc on a huge body).
+    spdlog::error("{} {}: {}", std::string_view(request.method_string()),
+                  std::string_view(request.target()), error.what());
+    respond(error_reply(500, fmt::format("internal error: {}", error.what())));
   }
 }
 
@@ -135,6 +140,13 @@ void Router::infer(std::string_view model_name, HttpRequest&& request, Respond r
       job->complete(error_reply(error.status(), error.what()));
     else
       respond(error_reply(error.status(), error.what()));
+  } catch (const std::exception& error) {
+    spdlog::error("model '{}' job {}: {}", model_name, job ? job->id() : 0, error.what());
+    auto reply = error_reply(500, fmt::format("internal error: {}", error.what()));
+    if (job)
+      job->complete(std::move(reply));
+    else
+      respond(std::move(reply));
   }
 }
 

@@ -37,7 +37,8 @@ Worker::Worker(boost::asio::io_context& io, const DaemonConfig& config, const Mo
       events_(events),
       wakeup_watch_(io),
       exit_watch_(io),
-      timer_(io) {}
+      timer_(io),
+      room_timer_(io) {}
 
 Worker::~Worker() {
   // The descriptors belong to wakeup_fd_ and process_; the watches must not close them too.
@@ -51,6 +52,17 @@ std::string Worker::describe() const {
 }
 
 void Worker::start() {
+  try {
+    spawn();
+  } catch (...) {
+    // Nothing will report this worker's exit: it counts as exited (a child spawned before the
+    // failure is killed and reaped by ~ChildProcess).
+    state_ = State::kExited;
+    throw;
+  }
+}
+
+void Worker::spawn() {
   const shm::SegmentLayout layout{model_.ring_bytes, model_.ring_bytes};
   auto channel = shm::SupervisorChannel::create(config_.shm_prefix, layout, identity_.generation);
   if (!channel) {
@@ -128,6 +140,9 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
   }
   if (!*reservation) {
     ring_full_ = true;
+    // With jobs in flight, their answers clear ring_full_. With none, nothing will: the ring
+    // holds only the wrap padding try_reserve just published, so look again once it is consumed.
+    if (inflight_.empty()) watch_for_room();
     return Dispatch::kNoRoom;
   }
   const auto payloads = shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest,
@@ -138,6 +153,16 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
   channel_->requests.commit(**reservation);
   inflight_.emplace(job->id(), InFlight{job, std::chrono::steady_clock::now()});
   return Dispatch::kSent;
+}
+
+void Worker::watch_for_room() {
+  room_timer_.expires_after(std::chrono::microseconds(200));
+  room_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !ring_full_ || state_ != State::kReady || broken_) return;
+    if (!channel_->requests.drained()) return watch_for_room();
+    ring_full_ = false;
+    events_.on_worker_capacity(*this);
+  });
 }
 
 std::size_t Worker::poll() {
@@ -158,6 +183,7 @@ std::size_t Worker::poll() {
     ring_full_ = false;
     events_.on_worker_capacity(*this);
   }
+  if (sentinel_pending_ && handled > 0) send_sentinel();
   return handled;
 }
 
@@ -228,6 +254,11 @@ void Worker::handle_answer(const shm::RecordView& record) {
         500, fmt::format("the worker sent a corrupt response: {}", frame.error().message)));
     return;
   }
+  if (frame->kind != shm::FrameKind::kResponse) {
+    spdlog::error("{}: job {}: the response record holds a request frame", describe(), job->id());
+    job->complete(error_reply(500, "the worker sent a request frame as its response"));
+    return;
+  }
   try {
     job->complete(encode_infer_response(model_, job->request(), *frame));
   } catch (const HttpError& error) {
@@ -238,27 +269,32 @@ void Worker::handle_answer(const shm::RecordView& record) {
 
 void Worker::request_shutdown(std::chrono::milliseconds timeout) {
   if (state_ == State::kExited || state_ == State::kStopping) return;
-  state_ = State::kStopping;
-  // Every ring write so far is ahead of the sentinel, and the ring is FIFO: the worker answers
-  // them all before it sees it. The sentinel needs only a header's room; a full ring clears as
-  // the worker answers, so wait a little for it.
-  auto reservation = channel_->requests.reserve(shm::RecordType::kShutdown, 0, 0, shm::SpinPolicy{},
-                                                shm::Clock::now() + std::chrono::milliseconds(100));
-  if (reservation) {
-    channel_->requests.commit(*reservation);
-  } else {
-    spdlog::warn("{}: cannot send the shutdown sentinel ({}); killing it", describe(),
-                 reservation.error().message);
-    process_.signal(SIGKILL);
+  if (!process_.running()) {
+    state_ = State::kExited;  // never started: start-up failed before reaching it
     return;
   }
+  state_ = State::kStopping;
+  sentinel_pending_ = true;
+  send_sentinel();
   timer_.expires_after(timeout);
   timer_.async_wait([this, timeout](const boost::system::error_code& ec) {
     if (ec || state_ == State::kExited) return;
-    spdlog::warn("{}: no exit within {} ms of the shutdown sentinel; sending SIGKILL", describe(),
-                 timeout.count());
+    spdlog::warn("{}: no exit within {} ms of the shutdown request{}; sending SIGKILL", describe(),
+                 timeout.count(),
+                 sentinel_pending_ ? " (its request ring never had room for the sentinel)" : "");
     process_.signal(SIGKILL);
   });
+}
+
+void Worker::send_sentinel() {
+  // Every ring write so far is ahead of the sentinel, and the ring is FIFO: the worker answers
+  // them all before it sees it. It needs only a header's room. A full ring clears as the worker
+  // answers, and each answer brings poll() back here: never wait for room on the loop thread.
+  auto reservation = channel_->requests.try_reserve(shm::RecordType::kShutdown, 0, 0);
+  if (!reservation) return kill_for(fmt::format("request ring: {}", reservation.error().message));
+  if (!*reservation) return;
+  channel_->requests.commit(**reservation);
+  sentinel_pending_ = false;
 }
 
 bool Worker::arm_parking() noexcept {
@@ -307,6 +343,8 @@ void Worker::fail_inflight(unsigned status, const std::string& reason) {
 }
 
 void Worker::kill_for(const std::string& reason) {
+  // Once is enough: a corrupt ring stays corrupt on every poll until the exit is seen.
+  if (broken_) return;
   // No more jobs for it: the scheduler must not keep choosing a worker on its way out.
   broken_ = true;
   if (failure_.empty()) failure_ = reason;

@@ -16,6 +16,14 @@ TEST(tensor_spec_test, ParsesNameDTypeAndDims) {
   EXPECT_EQ(sut.dims, (Dims{kFreeDim, 256}));
 }
 
+TEST(tensor_spec_test, ANameMayHoldColonsAndCommas) {
+  const auto sut = parse_tensor_spec("input:0,a:int64:2,3");
+  EXPECT_EQ(sut.name, "input:0,a");
+  EXPECT_EQ(sut.dtype, DType::kInt64);
+  EXPECT_EQ(sut.dims, (Dims{2, 3}));
+  EXPECT_EQ(parse_tensor_spec(format_tensor_spec(sut)), sut);
+}
+
 TEST(tensor_spec_test, AnEmptyDimListIsAScalar) {
   const auto sut = parse_tensor_spec("loss:float64:");
   EXPECT_TRUE(sut.dims.empty());
@@ -46,6 +54,8 @@ TEST(tensor_spec_test, MalformedSpecsThrowNamingThePart) {
       ":float32:1",
       "x:float:1",
       "x:float32:1,,2",
+      "x:float32:1,",
+      "x:float32:,",
       "x:float32:a",
       "x:float32:-2",
       "x:float32: 1",

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/npy.hpp"
+#include "common/unique_fd.hpp"
 #include "raw_http.hpp"
 #include "running_daemon.hpp"
 
@@ -154,6 +155,84 @@ TEST(Daemon_test, MetadataAndHealthEndpoints) {
   EXPECT_EQ(index[0].state, "READY");
 }
 
+// Connects a blocking Unix socket to `path`.
+UniqueFd connect_to(const std::filesystem::path& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+  return fd;
+}
+
+// What arrives on `fd` until `needle` has, or nothing more comes for `patience`.
+std::string read_until(int fd, std::string_view needle, std::chrono::milliseconds patience) {
+  std::string got;
+  while (got.find(needle) == std::string::npos) {
+    pollfd ready{fd, POLLIN, 0};
+    if (::poll(&ready, 1, static_cast<int>(patience.count())) != 1) break;
+    char chunk[4096];
+    const auto n = ::read(fd, chunk, sizeof(chunk));
+    if (n <= 0) break;
+    got.append(chunk, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST(Daemon_test, AnswersExpect100ContinueBeforeTheBodyIsSent) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  std::string body = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,256],"data":[)";
+  for (int i = 0; i < 256; ++i)
+    body += i ? ",0.5" : "0.5";
+  body += "]}]}";
+  const auto fd = connect_to(daemon.socket());
+  const std::string head = fmt::format(
+      "POST /v2/models/mlp/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+      body.size());
+  ASSERT_EQ(::write(fd.get(), head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  // Without the interim answer a client would wait (curl: 1 s) and then send the body anyway;
+  // the generous patience only keeps a broken daemon from hanging the test.
+  const auto interim = read_until(fd.get(), "\r\n\r\n", 10s);
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::write(fd.get(), body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  const auto reply = read_until(fd.get(), "]}]}", 10s);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
+}
+
+TEST(Daemon_test, WorkersInheritNeitherTheListenersNorClientConnections) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = probe.local_endpoint().port();
+  probe.close();
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""), fmt::format("tcp: 127.0.0.1:{}\n", port));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  // A connection open while a worker is (re)spawned must not leak into it either.
+  const auto idle_connection = connect_to(daemon.socket());
+  const auto first = daemon.worker_pids();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(::kill(first[0], SIGKILL), 0);
+  auto client = daemon.client();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!client.model_ready("mlp") || daemon.worker_pids() == first)) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto workers = daemon.worker_pids();
+  ASSERT_EQ(workers.size(), 1u);
+  ASSERT_NE(workers, first);
+  const auto fds = std::filesystem::path("/proc") / std::to_string(workers[0]) / "fd";
+  for (const auto& entry : std::filesystem::directory_iterator(fds)) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+    EXPECT_EQ(target.rfind("socket:", 0), std::string::npos)
+        << "worker fd " << entry.path().filename() << " is " << target;
+  }
+}
+
 TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
   RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    ring_size: 64KiB\n") +
                            model_entry("faulty", "faulty.pt", "", "FP32", "[-1]"),
@@ -182,6 +261,12 @@ TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
       R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,256],"parameters":{"binary_data_size":1024}}]})";
   reply = raw_request(socket, "POST", "/v2/models/mlp/infer", header + std::string(1000, '\0'),
                       {{"Inference-Header-Content-Length", std::to_string(header.size())}});
+  EXPECT_EQ(reply.status, 400u) << reply.body;
+
+  // A shape far larger than its data is refused before anything is allocated for it.
+  reply = raw_request(
+      socket, "POST", "/v2/models/mlp/infer",
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1000000000000,256],"data":[]}]})");
   EXPECT_EQ(reply.status, 400u) << reply.body;
 
   // 404: unknown model or endpoint; 405: wrong method.
@@ -310,6 +395,19 @@ TEST(Daemon_test, AModelThatCannotLoadStopsStartUpWithTheWorkersReason) {
   EXPECT_TRUE(broken.leftover_segments().empty());
   EXPECT_FALSE(std::filesystem::exists(broken.socket()));
   std::filesystem::remove(bogus);
+}
+
+TEST(Daemon_test, AWorkerThatCannotBeSpawnedStopsStartUp) {
+  RunningDaemon broken(model_entry("mlp", "mlp.pt", "    instances: {count: 2}\n"),
+                       "worker_path: /nonexistent/infervisor-worker\n");
+  broken.start();
+  const auto status = broken.wait_exit(30s);
+  ASSERT_TRUE(status) << broken.log();
+  EXPECT_EQ(status->exit_code(), 1) << broken.log();
+  EXPECT_NE(broken.log().find("cannot spawn /nonexistent/infervisor-worker"), std::string::npos)
+      << broken.log();
+  EXPECT_TRUE(broken.leftover_segments().empty());
+  EXPECT_FALSE(std::filesystem::exists(broken.socket()));
 }
 
 TEST(Daemon_test, InfervisorctlInfersFromNpyFiles) {

@@ -24,7 +24,8 @@ namespace {
 
 using namespace infervisor;
 
-void send_answer(shm::WorkerChannel& channel, std::uint64_t job_id, const shm::FrameView& request) {
+void send_answer(shm::WorkerChannel& channel, std::uint64_t job_id, const shm::FrameView& request,
+                 shm::FrameKind kind = shm::FrameKind::kResponse) {
   shm::SmallVector<shm::TensorLayout> layouts;
   for (const auto& tensor : request.tensors)
     layouts.push_back({"y", tensor.dtype, tensor.shape()});
@@ -33,8 +34,8 @@ void send_answer(shm::WorkerChannel& channel, std::uint64_t job_id, const shm::F
                                .reserve(shm::RecordType::kResponse, job_id, plan.total_bytes, {},
                                         shm::Clock::now() + std::chrono::seconds(5))
                                .value();
-  const auto payloads = shm::write_frame(reservation.payload, plan, shm::FrameKind::kResponse,
-                                         job_id, request.model_name, layouts, {});
+  const auto payloads =
+      shm::write_frame(reservation.payload, plan, kind, job_id, request.model_name, layouts, {});
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     std::memcpy(payloads[i].data(), request.tensors[i].data.data(), request.tensors[i].data.size());
   }
@@ -91,6 +92,8 @@ int main(int argc, char** argv) {
     const auto request = shm::decode_frame(record->payload, job_id);
     if (mode == "garbage-frame") {
       send_simple(*channel, shm::RecordType::kResponse, job_id, 1 + random() % 2000, &random);
+    } else if (mode == "request-kind") {
+      send_answer(*channel, job_id, *request, shm::FrameKind::kRequest);
     } else if (mode == "wrong-job") {
       send_simple(*channel, shm::RecordType::kError, job_id + 1000, 0, nullptr);
       send_answer(*channel, job_id, *request);

@@ -16,14 +16,16 @@ using namespace std::chrono_literals;
 // A daemon whose one model is served by the rogue worker in `mode`.
 class Rogue {
  public:
-  explicit Rogue(const std::string& mode, const std::string& extra = "")
+  explicit Rogue(const std::string& mode, const std::string& extra = "",
+                 const std::string& model_extra = "")
       : model_file_(std::filesystem::temp_directory_path() /
                     fmt::format("rogue-{}-{}.txt", ::getpid(), mode)) {
     std::ofstream(model_file_) << mode << "\n";
     daemon_.emplace(
         "  - name: rogue\n    path: " + model_file_.string() +
             "\n    inputs: [{name: x, dtype: FP32, shape: [-1]}]\n"
-            "    outputs: [{name: y, dtype: FP32, shape: [-1]}]\n",
+            "    outputs: [{name: y, dtype: FP32, shape: [-1]}]\n" +
+            model_extra,
         "worker_path: " + (bin_dir() / "infervisor_rogue_worker").string() + "\n" + extra);
     daemon_->start();
   }
@@ -67,6 +69,16 @@ TEST(RogueWorker_test, AGarbageResponseFrameFailsThatJobOnly) {
     EXPECT_NE(message.find("corrupt"), std::string::npos) << message;
   }
   EXPECT_TRUE(client.server_live());
+  EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
+}
+
+TEST(RogueWorker_test, ARequestFrameSentAsAnAnswerFailsThatJob) {
+  Rogue rogue("request-kind");
+  ASSERT_TRUE(rogue.daemon().wait_ready()) << rogue.daemon().log();
+  auto client = rogue.daemon().client();
+  const auto [status, message] = outcome(client, job(1.0f));
+  EXPECT_EQ(status, 500u);
+  EXPECT_NE(message.find("request frame"), std::string::npos) << message;
   EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
 }
 
@@ -117,6 +129,29 @@ TEST(RogueWorker_test, AWorkerThatExitsBeforeReadyFailsStartUp) {
   EXPECT_EQ(status->exit_code(), 1);
   EXPECT_NE(rogue.daemon().log().find("exited with status 7"), std::string::npos)
       << rogue.daemon().log();
+}
+
+client::InferRequest job_of(std::size_t elements) {
+  client::InferRequest request;
+  request.model = "rogue";
+  request.inputs.push_back({"x",
+                            DType::kFloat32,
+                            {static_cast<std::int64_t>(elements)},
+                            std::vector<std::byte>(elements * sizeof(float))});
+  return request;
+}
+
+TEST(RogueWorker_test, AJobThatMustWaitForTheRingToWrapIsServedOnAnIdleWorker) {
+  // In a 1 MiB ring, a 700 KB job after a 600 KB one fits neither behind it nor, until the worker
+  // has read past the wrap, in front of it: the worker is idle, so no answer will say when.
+  Rogue rogue("echo", "", "    ring_size: 1MiB\n");
+  ASSERT_TRUE(rogue.daemon().wait_ready()) << rogue.daemon().log();
+  auto client = rogue.daemon().client(std::chrono::seconds(20));
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(outcome(client, job_of(150'000)).first, 200u);
+    EXPECT_EQ(outcome(client, job_of(175'000)).first, 200u);
+  }
+  EXPECT_EQ(rogue.daemon().stop().exit_code(), 0);
 }
 
 TEST(RogueWorker_test, AWellBehavedForeignWorkerIsServed) {

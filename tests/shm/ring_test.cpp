@@ -315,7 +315,7 @@ INSTANTIATE_TEST_SUITE_P(SpinOrPark, Ring_threads_test,
 
 // Writes `header` at `position` and commits it there, as a producer would.
 void publish_header(RingView ring, std::uint64_t position, RecordHeader header) {
-  header.commit = commit_tag(position);
+  header.commit = commit_tag(position, ring.commit_key);
   std::memcpy(ring.data + position % ring.capacity, &header, sizeof(header));
 }
 
@@ -411,9 +411,15 @@ TEST_F(Ring_test, ReaderSeesNothingThatIsNotCommittedForItsPosition) {
   shared(ring_.control->read_position).store(kAt);
   RingReader reader(ring_, Doorbell(&ring_.control->space_ready, -1));
   auto header = header_of(RecordType::kRequest, 8, 128);
-  const std::uint64_t not_ours[] = {
-      0,       commit_tag(kAt - kCapacity), commit_tag(kAt + kCapacity), kAt,
-      kAt + 1, commit_tag(kAt) ^ 1};
+  const std::uint64_t key = ring_.commit_key;
+  const std::uint64_t not_ours[] = {0,
+                                    commit_tag(kAt - kCapacity, key),
+                                    commit_tag(kAt + kCapacity, key),
+                                    kAt,
+                                    kAt + 1,
+                                    commit_tag(kAt, key) ^ 1,
+                                    commit_tag(kAt, 0),  // what a client could compute
+                                    commit_tag(kAt, key + 1)};
   for (const std::uint64_t commit : not_ours) {
     header.commit = commit;
     std::memcpy(ring_.data + kAt % kCapacity, &header, sizeof(header));
@@ -422,7 +428,7 @@ TEST_F(Ring_test, ReaderSeesNothingThatIsNotCommittedForItsPosition) {
     EXPECT_FALSE(*record) << "commit word " << commit << " passed for a record";
     EXPECT_FALSE(reader.has_data_hint());
   }
-  header.commit = commit_tag(kAt);
+  header.commit = commit_tag(kAt, key);
   std::memcpy(ring_.data + kAt % kCapacity, &header, sizeof(header));
   const auto record = reader.try_peek();
   ASSERT_TRUE(record && *record);
@@ -431,11 +437,26 @@ TEST_F(Ring_test, ReaderSeesNothingThatIsNotCommittedForItsPosition) {
 }
 
 TEST(CommitTag_test, NeverZeroAndDifferentForEveryLap) {
-  for (std::uint64_t position = 0; position < (1u << 20); position += 64) {
-    EXPECT_NE(commit_tag(position), 0u);
-    EXPECT_NE(commit_tag(position), commit_tag(position + (64u << 10)));
-    EXPECT_NE(commit_tag(position), position + 1);
+  for (const std::uint64_t key : {std::uint64_t{0}, std::uint64_t{0x5eed5eed5eed5eed}}) {
+    for (std::uint64_t position = 0; position < (1u << 20); position += 64) {
+      EXPECT_NE(commit_tag(position, key), 0u);
+      EXPECT_NE(commit_tag(position, key), commit_tag(position + (64u << 10), key));
+      EXPECT_NE(commit_tag(position, key), position + 1);
+    }
   }
+}
+
+TEST_F(Ring_test, EveryRingHasItsOwnRandomCommitKey) {
+  const auto other = Segment::create(prefix(), {kCapacity, kCapacity}, 2).value();
+  const std::uint64_t keys[] = {ring_.commit_key, segment_.request_ring().commit_key,
+                                other.request_ring().commit_key, other.response_ring().commit_key};
+  for (std::size_t i = 0; i < 4; ++i) {
+    for (std::size_t j = i + 1; j < 4; ++j)
+      EXPECT_NE(keys[i], keys[j]);
+  }
+  // Both ends see the creator's key.
+  const auto opened = Segment::open(segment_.name(), {1, static_cast<pid_t>(::getpid())}).value();
+  EXPECT_EQ(opened.response_ring().commit_key, ring_.commit_key);
 }
 
 TEST_F(Ring_test, ReaderRefusesPaddingThatIsLaterCorrupted) {

@@ -198,6 +198,42 @@ TEST_F(KServeRequest_test, HugeShapesAreRefusedNotAllocated) {
   EXPECT_EQ(status, 413u) << message;
 }
 
+TEST_F(KServeRequest_test, ShapesThatClaimMoreElementsThanTheJsonHoldsAreRefusedFirst) {
+  model_.inputs = {{"x", DType::kFloat32, {-1, 256}}};
+  // 256 Ti elements would be a terabyte to zero-fill; the JSON holds a few dozen bytes.
+  const auto [status, message] = error_of(
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1000000000000,256],"data":[]}]})");
+  EXPECT_EQ(status, 400u) << message;
+  EXPECT_NE(message.find("has only"), std::string::npos) << message;
+}
+
+TEST_F(KServeRequest_test, NumbersOutsideTheDtypeAreRefused) {
+  model_.inputs = {{"x", DType::kFloat32, {-1}}};
+  auto [status, message] =
+      error_of(R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,1e300]}]})");
+  EXPECT_EQ(status, 400u) << message;
+  EXPECT_NE(message.find("element 1"), std::string::npos) << message;
+  model_.inputs = {{"x", DType::kFloat16, {-1}}};
+  std::tie(status, message) =
+      error_of(R"({"inputs":[{"name":"x","datatype":"FP16","shape":[1],"data":[70000]}]})");
+  EXPECT_EQ(status, 400u) << message;
+  const auto request =
+      parse(R"({"inputs":[{"name":"x","datatype":"FP16","shape":[2],"data":[65504,-65504]}]})");
+  EXPECT_EQ(values_of<std::uint16_t>(request.inputs[0]),
+            (std::vector<std::uint16_t>{float_to_half(65504.0f), float_to_half(-65504.0f)}));
+}
+
+TEST_F(KServeRequest_test, BinaryBoolBytesMustBeZeroOrOne) {
+  const std::string header = R"({"inputs":[
+      {"name":"x","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},
+      {"name":"mask","datatype":"BOOL","shape":[2],"parameters":{"binary_data_size":2}}]})";
+  std::string body = header + std::string(8, '\0');
+  body.append("\x01\x02", 2);
+  const auto [status, message] = error_of(body, header.size());
+  EXPECT_EQ(status, 400u) << message;
+  EXPECT_NE(message.find("BOOL byte 1 is 2"), std::string::npos) << message;
+}
+
 TEST_F(KServeRequest_test, GarbageNeverCrashes) {
   const std::string valid =
       R"({"id":"a","inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[[1,2]]},)"
