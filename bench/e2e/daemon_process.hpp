@@ -21,6 +21,7 @@ struct DaemonSettings {
   std::filesystem::path model;    // the MLP, served as "mlp" with x, y: FP32 [-1, 256]
   int workers = 2;
   std::string spin;                 // the config's `spin`; empty: the daemon's default
+  std::string spin_while_busy;      // the config's `spin_while_busy`; empty: the default
   std::optional<int> max_inflight;  // the model's `max_inflight`; nullopt: the default
 };
 

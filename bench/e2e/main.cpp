@@ -80,8 +80,8 @@ int run(const Options& options) {
                               kInputSpec, kWorkers, options.baseline_iterations);
 
   progress("starting infervisord with {} workers", kWorkers);
-  DaemonProcess daemon(
-      {options.bin_dir(), options.model(), kWorkers, options.spin, options.max_inflight});
+  DaemonProcess daemon({options.bin_dir(), options.model(), kWorkers, options.spin,
+                        options.spin_while_busy, options.max_inflight});
   daemon.wait_ready(std::chrono::seconds(60));
   const std::vector<pid_t> workers = daemon.worker_pids();
   for (const int inflight : kInflight) {
@@ -98,9 +98,10 @@ int run(const Options& options) {
   fmt::print("model:    {} (x FP32 [1, 256], batch 1), torch {}\n", options.model().string(),
              results.baseline.torch_version.empty() ? "?" : results.baseline.torch_version);
   fmt::print(
-      "daemon:   {} workers ({} found), spin {}, max_inflight {}; windows {} ms after {} ms "
-      "warm-up\n",
+      "daemon:   {} workers ({} found), spin {}, spin_while_busy {}, max_inflight {}; windows {} "
+      "ms after {} ms warm-up\n",
       kWorkers, workers.size(), options.spin.empty() ? "default" : options.spin,
+      options.spin_while_busy.empty() ? "default" : options.spin_while_busy,
       options.max_inflight ? std::to_string(*options.max_inflight) : "default",
       options.measure.count(), options.warm_up.count());
   fmt::print("build:    {} ({})\n\n", INFERVISOR_BUILD_TYPE, __VERSION__);

@@ -41,7 +41,7 @@ Options parse_options(std::span<char* const> args) {
       continue;
     }
     if (flag != "--build-dir" && flag != "--seconds" && flag != "--spin" &&
-        flag != "--max-inflight") {
+        flag != "--spin-while-busy" && flag != "--max-inflight") {
       throw std::invalid_argument(fmt::format("unexpected argument '{}'", flag));
     }
     if (i + 1 >= args.size()) throw std::invalid_argument(fmt::format("{} needs a value", flag));
@@ -52,6 +52,8 @@ Options parse_options(std::span<char* const> args) {
       seconds = parse_number(flag, value, 0.1, 600);
     } else if (flag == "--spin") {
       options.spin = value;  // the daemon checks it, and says what is wrong
+    } else if (flag == "--spin-while-busy") {
+      options.spin_while_busy = value;
     } else if (flag == "--max-inflight") {
       const double inflight = parse_number(flag, value, 1, 1024);
       if (inflight != static_cast<int>(inflight)) {

@@ -1,13 +1,14 @@
 // infervisor-bench-e2e's command line.
 //
 //   infervisor-bench-e2e [--build-dir DIR] [--seconds S] [--quick]
-//                        [--spin DURATION] [--max-inflight N]
+//                        [--spin DURATION] [--spin-while-busy DURATION] [--max-inflight N]
 //     --build-dir     the build tree with bin/ and models/ (default: <this executable>/../..)
 //     --seconds       the measurement window of each load row (default 5; warm-up 1 s before it)
 //     --quick         a smoke run: 1 s windows, 0.3 s warm-ups, fewer round trips (~15 s)
-//     --spin, --max-inflight
-//                     written into the daemon's config (`spin`, the model's `max_inflight`), to
-//                     see what they change; by default the config leaves both at their defaults
+//     --spin, --spin-while-busy, --max-inflight
+//                     written into the daemon's config (`spin`, `spin_while_busy`, the model's
+//                     `max_inflight`), to see what they change; by default the config leaves
+//                     them at their defaults
 #pragma once
 
 #include <chrono>
@@ -27,6 +28,7 @@ struct Options {
   std::size_t socket_round_trips = 20000;
   int baseline_iterations = 20000;  // per in-process measurement (and per thread)
   std::string spin;
+  std::string spin_while_busy;
   std::optional<int> max_inflight;
 
   std::filesystem::path bin_dir() const { return build_dir / "bin"; }
