@@ -57,9 +57,9 @@ std::optional<Placements> place(const SegmentLayout& layout) noexcept {
   if (!request || !response) return std::nullopt;
   Placements out{};
   std::uint64_t cursor = kPageBytes;  // the header's page
-  out.request = {cursor, cursor + kControlBytes, *request};
+  out.request = {cursor, cursor + kControlBytes, *request, 0};  // keys: set by create()
   if (__builtin_add_overflow(out.request.data_offset, *request, &cursor)) return std::nullopt;
-  out.response = {cursor, cursor + kControlBytes, *response};
+  out.response = {cursor, cursor + kControlBytes, *response, 0};
   if (__builtin_add_overflow(out.response.data_offset, *response, &cursor)) return std::nullopt;
   out.total = cursor;
   return out;
