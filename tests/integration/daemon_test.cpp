@@ -155,6 +155,13 @@ TEST(Daemon_test, MetadataAndHealthEndpoints) {
   EXPECT_EQ(index[0].state, "READY");
 }
 
+// A free loopback port: bind to port 0, read it back, let it go.
+std::uint16_t free_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
 // Connects a blocking Unix socket to `path`.
 UniqueFd connect_to(const std::filesystem::path& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -203,11 +210,8 @@ TEST(Daemon_test, AnswersExpect100ContinueBeforeTheBodyIsSent) {
 }
 
 TEST(Daemon_test, WorkersInheritNeitherTheListenersNorClientConnections) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  const auto port = probe.local_endpoint().port();
-  probe.close();
-  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""), fmt::format("tcp: 127.0.0.1:{}\n", port));
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""),
+                       fmt::format("tcp: 127.0.0.1:{}\n", free_loopback_port()));
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   // A connection open while a worker is (re)spawned must not leak into it either.
@@ -499,11 +503,7 @@ TEST(Daemon_test, TellsSystemdWhenReadyWhatItIsDoingAndWhenItStops) {
 }
 
 TEST(Daemon_test, ServesTcpWhenAsked) {
-  // A free loopback port: bind to port 0, read it back, let it go.
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  const auto port = probe.local_endpoint().port();
-  probe.close();
+  const auto port = free_loopback_port();
   RunningDaemon daemon(model_entry("mlp", "mlp.pt", ""), fmt::format("tcp: 127.0.0.1:{}\n", port));
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
