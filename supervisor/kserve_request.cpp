@@ -8,6 +8,7 @@
 
 #include "common/half.hpp"
 #include "common/shape.hpp"
+#include "shm/ring.hpp"
 
 namespace infervisor::supervisor {
 namespace json = boost::json;
@@ -293,6 +294,15 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
     const auto bytes = checked_byte_size(tensor.dtype, tensor.shape);
     if (!elements || !bytes)
       fail_request(413, "input '{}' shape {} is too large", name, shape_to_string(tensor.shape));
+    // The whole job must fit the ring (ModelPool checks that exactly); one tensor that cannot is
+    // refused here, before its JSON data is converted into a buffer of that size.
+    if (const auto limit = shm::max_payload_bytes(model.ring_bytes); *bytes > limit) {
+      fail_request(413,
+                   "input '{}' shape {} needs {} bytes but model '{}' takes at most {} bytes per "
+                   "job (ring_size {})",
+                   name, shape_to_string(tensor.shape), *bytes, model.name, limit,
+                   model.ring_bytes);
+    }
 
     if (const auto binary_size =
             size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {

@@ -271,7 +271,8 @@ TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
   reply = raw_request(
       socket, "POST", "/v2/models/mlp/infer",
       R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1000000000000,256],"data":[]}]})");
-  EXPECT_EQ(reply.status, 400u) << reply.body;
+  EXPECT_EQ(reply.status, 413u) << reply.body;
+  EXPECT_NE(reply.body.find("ring_size"), std::string::npos) << reply.body;
 
   // 404: unknown model or endpoint; 405: wrong method.
   EXPECT_EQ(status_of(client, request_for("nosuch", random_tensor(1, 1))), 404u);

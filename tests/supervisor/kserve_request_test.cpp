@@ -200,11 +200,24 @@ TEST_F(KServeRequest_test, HugeShapesAreRefusedNotAllocated) {
 
 TEST_F(KServeRequest_test, ShapesThatClaimMoreElementsThanTheJsonHoldsAreRefusedFirst) {
   model_.inputs = {{"x", DType::kFloat32, {-1, 256}}};
-  // 256 Ti elements would be a terabyte to zero-fill; the JSON holds a few dozen bytes.
+  model_.ring_bytes = std::uint64_t{64} << 30;  // the largest ring_size: a 16 GiB tensor passes it
+  // 4 Gi elements would be 16 GiB to zero-fill; the JSON holds a few dozen bytes.
   const auto [status, message] = error_of(
-      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1000000000000,256],"data":[]}]})");
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[16000000,256],"data":[]}]})");
   EXPECT_EQ(status, 400u) << message;
   EXPECT_NE(message.find("has only"), std::string::npos) << message;
+}
+
+TEST_F(KServeRequest_test, ATensorLargerThanTheRingIsRefusedWith413) {
+  model_.inputs = {{"x", DType::kFloat64, {-1}}};
+  model_.ring_bytes = 64 * 1024;
+  std::string data = "1";
+  for (int i = 1; i < 9000; ++i)
+    data += ",1";
+  const auto [status, message] = error_of(
+      R"({"inputs":[{"name":"x","datatype":"FP64","shape":[9000],"data":[)" + data + "]}]}");
+  EXPECT_EQ(status, 413u) << message;
+  EXPECT_NE(message.find("ring_size"), std::string::npos) << message;
 }
 
 TEST_F(KServeRequest_test, NumbersOutsideTheDtypeAreRefused) {
