@@ -142,6 +142,10 @@ void RingWriter::commit(const Reservation& reservation) noexcept {
   consumer_.ring();
 }
 
+std::uint64_t RingWriter::consumer_position() const noexcept {
+  return shared(ring_.control->read_position).load(std::memory_order_seq_cst);
+}
+
 bool RingWriter::drained() const noexcept {
   return shared(ring_.control->read_position).load(std::memory_order_acquire) == write_position_;
 }

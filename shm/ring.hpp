@@ -77,6 +77,12 @@ class RingWriter {
   // True once the consumer has released everything committed so far.
   bool drained() const noexcept;
 
+  // The consumer's read position now (seq_cst: usable as the condition of a wait on space_slot).
+  // A caller whose try_reserve found no room may retry once this differs from
+  // consumer_position_seen(), the position that try_reserve judged the room by.
+  std::uint64_t consumer_position() const noexcept;
+  std::uint64_t consumer_position_seen() const noexcept { return read_position_cache_; }
+
   std::uint64_t wakeups() const noexcept { return consumer_.wakeups(); }
   WaitSlot& space_slot() noexcept { return ring_.control->space_ready; }
 

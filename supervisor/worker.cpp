@@ -37,8 +37,7 @@ Worker::Worker(boost::asio::io_context& io, const DaemonConfig& config, const Mo
       events_(events),
       wakeup_watch_(io),
       exit_watch_(io),
-      timer_(io),
-      room_timer_(io) {}
+      timer_(io) {}
 
 Worker::~Worker() {
   // The descriptors belong to wakeup_fd_ and process_; the watches must not close them too.
@@ -139,10 +138,12 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
     return Dispatch::kNoRoom;
   }
   if (!*reservation) {
+    // Look again once the worker has released anything. (With no job in flight the ring may hold
+    // only the wrap padding try_reserve just published, and no answer would say when it is gone.)
     ring_full_ = true;
-    // With jobs in flight, their answers clear ring_full_. With none, nothing will: the ring
-    // holds only the wrap padding try_reserve just published, so look again once it is consumed.
-    if (inflight_.empty()) watch_for_room();
+    // (The position try_reserve saw, not a fresh one: the worker may already have read the
+    // padding, and that must count as room.)
+    full_at_position_ = channel_->requests.consumer_position_seen();
     return Dispatch::kNoRoom;
   }
   const auto payloads = shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest,
@@ -155,14 +156,8 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
   return Dispatch::kSent;
 }
 
-void Worker::watch_for_room() {
-  room_timer_.expires_after(std::chrono::microseconds(200));
-  room_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || !ring_full_ || state_ != State::kReady || broken_) return;
-    if (!channel_->requests.drained()) return watch_for_room();
-    ring_full_ = false;
-    events_.on_worker_capacity(*this);
-  });
+bool Worker::room_made() const noexcept {
+  return ring_full_ && channel_->requests.consumer_position() != full_at_position_;
 }
 
 std::size_t Worker::poll() {
@@ -179,7 +174,7 @@ std::size_t Worker::poll() {
     channel_->responses.release(**record);
     ++handled;
   }
-  if (handled > 0 && state_ == State::kReady) {
+  if ((handled > 0 || room_made()) && state_ == State::kReady) {
     ring_full_ = false;
     events_.on_worker_capacity(*this);
   }
@@ -301,12 +296,17 @@ bool Worker::arm_parking() noexcept {
   if (!channel_ || state_ == State::kExited) return true;
   auto& responses = channel_->responses;
   parked_ = shm::arm_parking(responses.data_slot(), [&] { return responses.has_data_hint(); });
-  return parked_;
+  if (!parked_ || !ring_full_) return parked_;
+  // Waiting for room too: the worker's release() then rings our eventfd.
+  parked_for_room_ = shm::arm_parking(channel_->requests.space_slot(), [&] { return room_made(); });
+  return parked_for_room_;
 }
 
 void Worker::disarm_parking() noexcept {
   if (parked_) shm::disarm_parking(channel_->responses.data_slot());
+  if (parked_for_room_) shm::disarm_parking(channel_->requests.space_slot());
   parked_ = false;
+  parked_for_room_ = false;
 }
 
 void Worker::on_process_exit() {

@@ -82,7 +82,7 @@ class Worker {
   void send_sentinel();
   void watch_wakeups();
   void watch_exit();
-  void watch_for_room();
+  bool room_made() const noexcept;  // the request ring was full, and the worker has read since
   void handle_record(const shm::RecordView& record);
   void handle_answer(const shm::RecordView& record);
   void on_process_exit();
@@ -101,8 +101,7 @@ class Worker {
   ChildProcess process_;
   boost::asio::posix::stream_descriptor wakeup_watch_;
   boost::asio::posix::stream_descriptor exit_watch_;
-  boost::asio::steady_timer timer_;       // startup deadline, then the shutdown kill deadline
-  boost::asio::steady_timer room_timer_;  // re-checks a full request ring with no job in flight
+  boost::asio::steady_timer timer_;  // startup deadline, then the shutdown kill deadline
   struct InFlight {
     JobPtr job;
     std::chrono::steady_clock::time_point dispatched;
@@ -110,9 +109,11 @@ class Worker {
   std::unordered_map<std::uint64_t, InFlight> inflight_;
   std::chrono::nanoseconds typical_job_time_{0};
   bool ring_full_ = false;
-  bool sentinel_pending_ = false;  // shutdown requested, but the request ring had no room yet
-  bool broken_ = false;            // being killed for misbehaving; its exit is on the way
+  std::uint64_t full_at_position_ = 0;  // the worker's read position when the ring was full
+  bool sentinel_pending_ = false;       // shutdown requested, but the request ring had no room yet
+  bool broken_ = false;                 // being killed for misbehaving; its exit is on the way
   bool parked_ = false;
+  bool parked_for_room_ = false;
   std::string failure_;  // what the worker said (startup ERROR) or what we saw (corrupt ring)
   std::chrono::steady_clock::time_point spawned_at_;
 };
