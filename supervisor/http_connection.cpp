@@ -121,6 +121,8 @@ void HttpConnection<Protocol>::send(HttpReply reply) {
     response_.set("Inference-Header-Content-Length",
                   std::to_string(*reply.inference_header_length));
   }
+  for (const auto& [name, value] : reply.headers)
+    response_.set(name, value);
   response_.keep_alive(keep_alive);
   response_.body() = std::move(reply.body);
   response_.prepare_payload();

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace infervisor::supervisor {
 
@@ -16,6 +18,8 @@ struct HttpReply {
   std::string body;
   // Set when the body is a JSON header followed by binary tensor data (binary data extension).
   std::optional<std::size_t> inference_header_length;
+  // Further response headers, e.g. {"Retry-After", "1"}.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // {"error": "<message>"} with `status`.

@@ -61,6 +61,10 @@ class Job {
   std::chrono::steady_clock::time_point created() const noexcept { return created_; }
 
   bool completed() const noexcept { return !completion_; }
+  // The client's connection is gone: nobody will read the answer. A queued abandoned job is
+  // dropped before dispatch; a running one's answer is discarded.
+  void abandon() noexcept { abandoned_ = true; }
+  bool abandoned() const noexcept { return abandoned_; }
   void complete(HttpReply reply) {
     if (auto completion = std::exchange(completion_, nullptr)) completion(std::move(reply));
   }
@@ -72,6 +76,7 @@ class Job {
   InferRequest request_;
   Completion completion_;
   std::chrono::steady_clock::time_point created_;
+  bool abandoned_ = false;
 };
 
 using JobPtr = std::shared_ptr<Job>;
