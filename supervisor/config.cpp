@@ -177,12 +177,35 @@ std::vector<InstanceGroup> instance_groups(const Reporter& report, const YAML::N
   return groups;
 }
 
+// A file named in the config, resolved against the config file's folder; it must exist now, so a
+// typo stops the daemon at start instead of failing every worker.
+std::filesystem::path existing_file(const Reporter& report, const YAML::Node& node,
+                                    std::string_view key) {
+  std::filesystem::path path = scalar(report, node, key);
+  if (path.empty()) report.fail(node, key, "expected a file name");
+  if (path.is_relative()) path = report.origin().parent_path() / path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    report.fail(node, key, "'{}' is not a readable file", path.string());
+  }
+  return std::filesystem::absolute(path).lexically_normal();
+}
+
+std::vector<std::filesystem::path> libraries(const Reporter& report, const YAML::Node& node,
+                                             std::string_view key) {
+  if (!node.IsSequence()) report.fail(node, key, "expected a list of shared libraries (.so files)");
+  std::vector<std::filesystem::path> files;
+  for (std::size_t i = 0; i < node.size(); ++i)
+    files.push_back(existing_file(report, node[i], fmt::format("{}[{}]", key, i)));
+  return files;
+}
+
 ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t index) {
   const auto where = fmt::format("models[{}]", index);
   if (!node.IsMap()) report.fail(node, where, "expected a map");
   reject_unknown_keys(report, node, where + ".",
                       {"name", "version", "path", "instances", "threads", "ring_size",
-                       "max_inflight", "max_queue", "inputs", "outputs"});
+                       "max_inflight", "max_queue", "inputs", "outputs", "libraries"});
   for (const char* required : {"name", "path", "inputs", "outputs"}) {
     if (!node[required]) report.fail(node, fmt::format("{}.{}", where, required), "is missing");
   }
@@ -200,13 +223,7 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
                   model.version);
     }
   }
-  std::filesystem::path path = scalar(report, node["path"], named + ".path");
-  if (path.is_relative()) path = report.origin().parent_path() / path;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    report.fail(node["path"], named + ".path", "'{}' is not a readable file", path.string());
-  }
-  model.path = std::filesystem::absolute(path).lexically_normal();
+  model.path = existing_file(report, node["path"], named + ".path");
   if (node["instances"]) {
     model.instance_groups = instance_groups(report, node["instances"], named + ".instances");
   }
@@ -227,6 +244,9 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   }
   model.inputs = tensor_specs(report, node["inputs"], named + ".inputs");
   model.outputs = tensor_specs(report, node["outputs"], named + ".outputs");
+  if (node["libraries"]) {
+    model.libraries = libraries(report, node["libraries"], named + ".libraries");
+  }
   return model;
 }
 

@@ -40,6 +40,9 @@ struct ModelConfig {
   std::size_t max_queue = 1024;            // jobs waiting for a worker; beyond: 503
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // Custom operator libraries the worker dlopen()s, in this order, before loading the model;
+  // absolute, resolved against the config file's folder.
+  std::vector<std::filesystem::path> libraries;
 };
 
 struct TcpListen {

@@ -38,6 +38,8 @@ WorkerCommand::WorkerCommand(const DaemonConfig& config, const ModelConfig& mode
     add("--input", format_tensor_spec(input));
   for (const auto& output : model.outputs)
     add("--output", format_tensor_spec(output));
+  for (const auto& library : model.libraries)
+    add("--library", library.string());
 }
 
 }  // namespace infervisor::supervisor

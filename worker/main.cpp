@@ -12,6 +12,7 @@
 #include "worker/exit_status.hpp"
 #include "worker/job_handler.hpp"
 #include "worker/model_startup.hpp"
+#include "worker/op_libraries.hpp"
 #include "worker/parent_watch.hpp"
 #include "worker/reply_writer.hpp"
 #include "worker/serve_loop.hpp"
@@ -80,6 +81,9 @@ ExitStatus run(std::span<char* const> args) {
   if (!ModelRunner::configure_threads(model.threads)) {
     return fail_startup(replies, who,
                         fmt::format("libtorch refused {} intra-op threads", model.threads));
+  }
+  if (auto loaded = load_op_libraries(model.libraries); !loaded) {
+    return fail_startup(replies, who, loaded.error().message);
   }
   auto started = start_model(model);
   if (!started) return fail_startup(replies, who, started.error().message);

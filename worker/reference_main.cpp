@@ -8,17 +8,23 @@
 //       [--threads T] [--device D]
 //     prints JSON with in-process latency and throughput (see reference_bench.hpp); --threads:
 //     concurrent caller threads, each with one intra-op thread
+//
+// Both take --library FILE.so (repeatable): custom operator libraries loaded before the model, as
+// the worker does.
 #include <fmt/format.h>
 
 #include <array>
 #include <iostream>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "worker/cli_args.hpp"
 #include "worker/model_runner.hpp"
+#include "worker/op_libraries.hpp"
 #include "worker/reference_bench.hpp"
 #include "worker/reference_run.hpp"
 
@@ -40,6 +46,7 @@ int run(std::span<char* const> args) {
   std::optional<int> threads;
   ReferenceRequest reference;
   BenchRequest benchmark;
+  std::vector<std::string> libraries;
   for (const CliArg& arg : split_cli(args, kSwitches)) {
     if (arg.flag == "--bench") {
       bench = true;
@@ -59,6 +66,8 @@ int run(std::span<char* const> args) {
       benchmark.inputs.push_back(parse_tensor_spec(arg.value));
     } else if (arg.flag == "--iterations") {
       benchmark.iterations = static_cast<int>(parse_int_flag(arg, 1, 100'000'000));
+    } else if (arg.flag == "--library") {
+      libraries.emplace_back(arg.value);
     } else {
       throw InfervisorError(ErrorCode::kInvalidArgument,
                             fmt::format("unexpected argument '{}{}'", arg.flag, arg.value));
@@ -67,6 +76,7 @@ int run(std::span<char* const> args) {
   if (reference.model_path.empty()) {
     throw InfervisorError(ErrorCode::kInvalidArgument, "--model FILE.pt is required");
   }
+  if (auto loaded = load_op_libraries(libraries); !loaded) throw InfervisorError(loaded.error());
   if (bench) {
     if (benchmark.inputs.empty()) {
       throw InfervisorError(ErrorCode::kInvalidArgument, "--bench needs at least one --input-spec");

@@ -92,6 +92,11 @@ WorkerOptions parse_worker_options(std::span<char* const> args) {
         out.model.inputs.push_back(parse_tensor_spec(arg.value));
       } else if (arg.flag == "--output") {
         out.model.outputs.push_back(parse_tensor_spec(arg.value));
+      } else if (arg.flag == "--library") {
+        if (arg.value.empty()) {
+          throw InfervisorError(ErrorCode::kInvalidArgument, "--library needs a file name");
+        }
+        out.model.libraries.emplace_back(arg.value);
       } else if (arg.flag.empty()) {
         throw InfervisorError(ErrorCode::kInvalidArgument,
                               fmt::format("unexpected argument '{}'", arg.value));

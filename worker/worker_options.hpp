@@ -2,10 +2,12 @@
 //
 //   infervisor-worker --segment NAME --generation N --supervisor-pid PID --wakeup-fd FD
 //       --model-name NAME --model-path FILE.pt --device cpu|cuda:N --threads N
-//       --input SPEC... --output SPEC... [--spin-us N] [--log-level info] [--instance K]
+//       --input SPEC... --output SPEC... [--library FILE.so...] [--spin-us N]
+//       [--log-level info] [--instance K]
 //
 // SPEC is "name:dtype:d0,d1" with -1 for a free dimension (common/tensor_spec.hpp); inputs are
-// listed in forward() argument order, outputs in output order.
+// listed in forward() argument order, outputs in output order. Each --library is a custom
+// operator library the worker dlopen()s, in the order given, before it loads the model.
 //
 // Problems come in two groups. Without a usable channel (segment, generation, supervisor pid,
 // wake-up fd) and logging options, the worker can only log and exit. Everything else is a model
@@ -43,6 +45,7 @@ struct ModelOptions {
   int threads = 1;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  std::vector<std::string> libraries;
 };
 
 struct WorkerOptions {

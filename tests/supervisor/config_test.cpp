@@ -86,6 +86,28 @@ TEST_F(Config_test, DefaultsAreSensible) {
   EXPECT_EQ(config.models[0].instance_groups[0].device.kind, DeviceSpec::Kind::kCpu);
 }
 
+TEST_F(Config_test, LibrariesAreResolvedAgainstTheConfigFolderInOrder) {
+  std::filesystem::create_directories(folder_ / "ops");
+  std::ofstream(folder_ / "ops" / "libfirst.so") << "not really a library";
+  std::ofstream(folder_ / "libsecond.so") << "not really a library";
+  const auto config = parse(model_with("    libraries: [ops/libfirst.so, " +
+                                       (folder_ / "libsecond.so").string() + "]\n"));
+  EXPECT_EQ(config.models[0].libraries,
+            (std::vector<std::filesystem::path>{folder_ / "ops" / "libfirst.so",
+                                                folder_ / "libsecond.so"}));
+  EXPECT_TRUE(parse(model_with("")).models[0].libraries.empty());
+}
+
+TEST_F(Config_test, AMissingLibraryNamesTheFileTheLineAndTheKey) {
+  const auto message =
+      error_of(model_with("    libraries:\n      - model.pt\n      - libnope.so\n"));
+  // Lines 1-5: "models:", "- name", "path", "libraries:", "- model.pt"; then this one.
+  EXPECT_NE(message.find("test.yaml:6: models.m.libraries[1]: '" +
+                         (folder_ / "libnope.so").string() + "' is not a readable file"),
+            std::string::npos)
+      << message;
+}
+
 TEST_F(Config_test, CpuThreadsShareTheCoresWithoutOversubscribing) {
   auto config = parse(model_with("    instances: {count: 3}\n"));
   EXPECT_EQ(effective_threads(config, config.models[0], 8), 2);  // floor(8 / 3)
@@ -118,6 +140,10 @@ TEST_F(Config_test, RejectsEveryBadValue) {
       {model_with("    threads: -1\n"), "threads"},
       {model_with("    max_inflight: 0\n"), "max_inflight"},
       {model_with("    colour: blue\n"), "colour"},
+      {model_with("    libraries: model.pt\n"), "libraries: expected a list"},
+      {model_with("    libraries: [[model.pt]]\n"), "libraries[0]: expected a single value"},
+      {model_with("    libraries: ['']\n"), "libraries[0]: expected a file name"},
+      {model_with("    libraries: [.]\n"), "libraries[0]"},
       {"models:\n  - name: m\n    path: missing.pt\n    inputs: [{name: x, dtype: FP32, shape: "
        "[1]}]\n"
        "    outputs: [{name: y, dtype: FP32, shape: [1]}]\n",

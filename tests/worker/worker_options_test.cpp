@@ -43,7 +43,9 @@ TEST(WorkerOptions, ParsesTheFullCommandLine) {
                   "--output",         "z:int64:",
                   "--spin-us",        "0",
                   "--log-level",      "warning",
-                  "--instance",       "3"};
+                  "--instance",       "3",
+                  "--library",        "/ops/libb.so",
+                  "--library",        "/ops/liba.so"};
   const WorkerOptions sut = parse_worker_options(args.span());
   EXPECT_TRUE(sut.channel_problems.empty()) << sut.channel_problems.front();
   EXPECT_TRUE(sut.model_problems.empty()) << sut.model_problems.front();
@@ -63,6 +65,27 @@ TEST(WorkerOptions, ParsesTheFullCommandLine) {
   ASSERT_EQ(sut.model.outputs.size(), 2u);
   EXPECT_EQ(sut.model.outputs[1].name, "z");
   EXPECT_TRUE(sut.model.outputs[1].dims.empty());
+  // In the order given: a library may need the symbols of one loaded before it.
+  EXPECT_EQ(sut.model.libraries, (std::vector<std::string>{"/ops/libb.so", "/ops/liba.so"}));
+}
+
+TEST(WorkerOptions, LibrariesAreOptional) {
+  const Args args{"--segment",        "s",           "--generation", "1",
+                  "--supervisor-pid", "1",           "--wakeup-fd",  "-1",
+                  "--model-name",     "m",           "--model-path", "/m.pt",
+                  "--device",         "cpu",         "--threads",    "1",
+                  "--input",          "x:float32:1", "--output",     "y:float32:1"};
+  const WorkerOptions sut = parse_worker_options(args.span());
+  EXPECT_TRUE(sut.model_problems.empty()) << sut.model_problems.front();
+  EXPECT_TRUE(sut.model.libraries.empty());
+}
+
+TEST(WorkerOptions, AnEmptyLibraryIsAModelProblem) {
+  const Args args{"--segment", "s",           "--generation", "1",         "--supervisor-pid",
+                  "1",         "--wakeup-fd", "-1",           "--library", ""};
+  const WorkerOptions sut = parse_worker_options(args.span());
+  EXPECT_TRUE(sut.channel_problems.empty());
+  EXPECT_TRUE(mentions(sut.model_problems, "--library needs a file name"));
 }
 
 TEST(WorkerOptions, MissingChannelFlagsAreChannelProblems) {
