@@ -1,4 +1,4 @@
-// infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow] [--seed N]
+// infervisor-make-example OUT.pt [--kind KIND] [--seed N] [--library FILE.so...]
 //
 // Writes a small TorchScript model built with libtorch's C++ API, so that neither the build nor
 // the tests need Python. `mlp` is the example model the documentation and benchmarks use; the
@@ -13,9 +13,17 @@
 //             element, then returns x: a job that lasts as long as a test needs (a round takes
 //             0.1-2 ms on one core, depending on the host and its BLAS; no TorchScript op reads
 //             the clock, so "N ms" cannot be promised)
+//   poison, hang, leak
+//             y = 2 * infervisor_test::<kind>(x) + 1: they call the ops of the test operator
+//             library, so they need --library libinfervisor_test_ops.so (tests/ops/test_ops.hpp
+//             says what each op does)
+//
+// --library loads a custom operator library (dlopen, as the worker does) before the model is
+// defined, so that its TorchScript code may call the library's ops.
 //
 // Built with libtorch's flags like model_runner.cpp, so it uses only libtorch and the standard
 // library (see model_runner.hpp on the ABI).
+#include <dlfcn.h>
 #include <torch/script.h>
 
 #include <cmath>
@@ -57,6 +65,29 @@ class WeightStream {
 
  private:
   std::uint64_t state_;
+};
+
+// Module::define() resolves only `torch.*` names by itself; this adds `ops.NAMESPACE.OP`, how
+// TorchScript spells a custom op (torch.ops.NAMESPACE.OP in Python), so that a model may call the
+// ops of a library loaded with --library.
+class CustomOpNamespaces : public torch::jit::SugaredValue {
+ public:
+  std::string kind() const override { return "custom op namespaces"; }
+  std::shared_ptr<torch::jit::SugaredValue> attr(const torch::jit::SourceRange& /*loc*/,
+                                                 torch::jit::GraphFunction& /*m*/,
+                                                 const std::string& field) override {
+    return std::make_shared<torch::jit::BuiltinModule>(field);
+  }
+};
+
+class CustomOpResolver : public torch::jit::NativeResolver {
+ public:
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(
+      const std::string& name, torch::jit::GraphFunction& m,
+      const torch::jit::SourceRange& loc) override {
+    if (name == "ops") return std::make_shared<CustomOpNamespaces>();
+    return NativeResolver::resolveValue(name, m, loc);
+  }
 };
 
 void add_linear(torch::jit::Module& module, WeightStream& weights, const std::string& suffix) {
@@ -107,9 +138,14 @@ def forward(self, x):
         acc = torch.tanh(torch.mm(acc, self.work))
     return x + acc.sum() * 0
 )");
+  } else if (kind == "poison" || kind == "hang" || kind == "leak") {
+    module.define("def forward(self, x):\n    return 2 * ops.infervisor_test." + std::string(kind) +
+                      "(x) + 1\n",
+                  std::make_shared<CustomOpResolver>());
   } else {
     throw std::invalid_argument("unknown --kind '" + std::string(kind) +
-                                "' (expected mlp, identity, tuple, dict, faulty or slow)");
+                                "' (expected mlp, identity, tuple, dict, faulty, slow, poison, "
+                                "hang or leak)");
   }
   module.eval();
   return module;
@@ -117,8 +153,8 @@ def forward(self, x):
 
 int usage(std::string_view problem) {
   std::cerr << "infervisor-make-example: " << problem << "\n"
-            << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow]"
-               " [--seed N]\n";
+            << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow|"
+               "poison|hang|leak] [--seed N] [--library FILE.so...]\n";
   return 2;
 }
 
@@ -130,7 +166,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if ((arg == "--kind" || arg == "--seed") && i + 1 >= argc) {
+    if ((arg == "--kind" || arg == "--seed" || arg == "--library") && i + 1 >= argc) {
       return usage(std::string(arg) + " needs a value");
     }
     if (arg == "--kind") {
@@ -139,6 +175,13 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       seed = std::strtoull(argv[++i], &end, 10);
       if (*end != '\0') return usage("--seed needs a non-negative integer");
+    } else if (arg == "--library") {
+      const char* library = argv[++i];
+      if (::dlopen(library, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+        std::cerr << "infervisor-make-example: cannot load the operator library " << library << ": "
+                  << ::dlerror() << "\n";
+        return 1;
+      }
     } else if (!arg.starts_with("--") && out.empty()) {
       out = arg;
     } else {

@@ -1,20 +1,26 @@
 // Drives the real infervisor-worker through a real channel, as the supervisor does: this test
 // creates the segment, spawns the worker, waits for READY and exchanges records with it.
 // Reference outputs come from infervisor-reference; neither binary is linked in here.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/child_process.hpp"
 #include "common/npy.hpp"
+#include "common/unique_fd.hpp"
 #include "tests/common/temp_dir.hpp"
+#include "tests/ops/test_ops.hpp"
 #include "tests/worker/test_channel.hpp"
 
 namespace infervisor::worker::testing {
@@ -60,6 +66,7 @@ struct WorkerConfig {
   std::vector<std::string> outputs{"y:float32:-1"};
   pid_t supervisor_pid = ::getpid();
   std::uint64_t generation = kGeneration;
+  std::vector<std::string> libraries{};
 };
 
 class WorkerProcessTest : public NoLeftoverSegments {
@@ -94,7 +101,32 @@ class WorkerProcessTest : public NoLeftoverSegments {
       args.insert(args.end(), {"--input", spec});
     for (const auto& spec : config.outputs)
       args.insert(args.end(), {"--output", spec});
-    worker_.emplace(ChildProcess::spawn(INFERVISOR_WORKER_BIN, args));
+    for (const auto& library : config.libraries)
+      args.insert(args.end(), {"--library", library});
+    // Its standard error goes to a file the test can read (log()).
+    const UniqueFd log(::open(log_file().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    SpawnOptions options;
+    options.stderr_fd = log.get();
+    worker_.emplace(ChildProcess::spawn(INFERVISOR_WORKER_BIN, args, options));
+  }
+
+  std::filesystem::path log_file() const { return log_dir_ / "worker.log"; }
+  std::string log() const {
+    std::ostringstream text;
+    text << std::ifstream(log_file()).rdbuf();
+    return text.str();
+  }
+
+  // Waits until the worker's standard error holds `text`; false if the worker exits first or
+  // `timeout` (a guard, not a synchronization) passes.
+  bool wait_for_log(std::string_view text, std::chrono::milliseconds timeout = kReplyTimeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (log().find(text) != std::string::npos) return true;
+      if (worker_->try_reap()) return log().find(text) != std::string::npos;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
   }
 
   // The next record from the worker; fails the test if none comes or the worker exits first.
@@ -105,11 +137,13 @@ class WorkerProcessTest : public NoLeftoverSegments {
       if (const auto status = worker_->try_reap()) {
         // It may have committed a record just before exiting.
         if (auto record = channel_.receive(0ms)) return std::move(*record);
-        ADD_FAILURE() << "the worker " << status->describe() << " without answering";
+        ADD_FAILURE() << "the worker " << status->describe() << " without answering; its log:\n"
+                      << log();
         return {};
       }
     }
-    ADD_FAILURE() << "no record from the worker within " << timeout.count() << " ms";
+    ADD_FAILURE() << "no record from the worker within " << timeout.count() << " ms; its log:\n"
+                  << log();
     return {};
   }
 
@@ -139,6 +173,7 @@ class WorkerProcessTest : public NoLeftoverSegments {
     return status->exited() ? status->exit_code() : -1;
   }
 
+  infervisor::testing::TempDir log_dir_;
   TestChannel channel_;
   WorkerConfig config_;
   std::optional<ChildProcess> worker_;
@@ -429,6 +464,130 @@ TEST_F(WorkerProcessTest, ACorruptRequestRingEndsTheWorker) {
   header->record_bytes = std::uint64_t{1} << 40;
   requests.commit(reservation);
   EXPECT_EQ(exit_status(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom operator libraries (--library), and the test library's ops (tests/ops/test_ops.hpp).
+
+WorkerConfig op_model(std::string kind) {
+  return {.model_kind = std::move(kind),
+          .inputs = {"x:float32:-1,4"},
+          .outputs = {"y:float32:-1,4"},
+          .libraries = {INFERVISOR_TEST_OPS_LIBRARY}};
+}
+
+const std::vector<float> kPlainInput{1, 2, 3, 4, -1, 0, 0.5f, 100};
+const std::vector<float> kPlainOutput{3, 5, 7, 9, -1, 1, 2, 201};  // 2 * x + 1, exact
+
+// Anonymous resident memory of a process (RssAnon in /proc/PID/status), in KiB.
+std::int64_t rss_anon_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("RssAnon:")) return std::stoll(line.substr(8));
+  }
+  ADD_FAILURE() << "no RssAnon in /proc/" << pid << "/status";
+  return 0;
+}
+
+TEST_F(WorkerProcessTest, AModelWithCustomOpsRunsWithItsLibrary) {
+  start_ready(op_model("poison"));
+  const auto outputs = call(1, {floats("x", {2, 4}, kPlainInput)}).tensors();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].values<float>(), kPlainOutput);
+}
+
+TEST_F(WorkerProcessTest, WithoutItsLibraryAModelWithCustomOpsIsAStartupErrorNamingTheOp) {
+  WorkerConfig config = op_model("poison");
+  config.libraries.clear();
+  start(config);
+  const Received error = receive(kStartTimeout);
+  EXPECT_EQ(error.error_kind(), JobErrorKind::kStartup);
+  EXPECT_NE(error.error_message().find("infervisor_test::poison"), std::string::npos)
+      << error.error_message();
+  EXPECT_EQ(exit_status(), 3);
+}
+
+TEST_F(WorkerProcessTest, ALibraryThatDoesNotExistIsAStartupErrorNamingIt) {
+  WorkerConfig config = op_model("poison");
+  config.libraries.insert(config.libraries.begin(), "/nonexistent/libnope.so");
+  start(config);
+  const Received error = receive(kStartTimeout);
+  EXPECT_EQ(error.error_kind(), JobErrorKind::kStartup);
+  // The file, then dlerror()'s reason.
+  EXPECT_NE(error.error_message().find("cannot load the operator library /nonexistent/libnope.so: "
+                                       "/nonexistent/libnope.so: cannot open shared object file"),
+            std::string::npos)
+      << error.error_message();
+  EXPECT_EQ(exit_status(), 3);
+}
+
+TEST_F(WorkerProcessTest, ALibraryThatIsNotASharedObjectIsAStartupErrorNamingIt) {
+  WorkerConfig config = op_model("poison");
+  config.libraries = {model_file("identity")};
+  start(config);
+  const Received error = receive(kStartTimeout);
+  EXPECT_EQ(error.error_kind(), JobErrorKind::kStartup);
+  EXPECT_NE(error.error_message().find("cannot load the operator library " +
+                                       model_file("identity") + ": "),
+            std::string::npos)
+      << error.error_message();
+  EXPECT_EQ(exit_status(), 3);
+}
+
+class PoisonOpTest : public WorkerProcessTest,
+                     public ::testing::WithParamInterface<std::pair<float, int>> {};
+
+TEST_P(PoisonOpTest, KillsItsWorkerWithoutAnAnswer) {
+  const auto [magic, signal_number] = GetParam();
+  start_ready(op_model("poison"));
+  EXPECT_EQ(call(1, {floats("x", {2, 4}, kPlainInput)}).tensors().at(0).values<float>(),
+            kPlainOutput);
+
+  channel_.send_request(2, config_.model_name, {floats("x", {1, 4}, {1, 2, magic, 4})});
+  const auto status = worker_->wait_for(kReplyTimeout);
+  ASSERT_TRUE(status) << "the worker survived its poison; its log:\n" << log();
+  EXPECT_TRUE(status->killed_by(signal_number)) << status->describe();
+  EXPECT_FALSE(channel_.receive(0ms)) << "a dead worker answered";
+  EXPECT_NE(log().find("infervisor_test::poison"), std::string::npos) << log();
+}
+
+INSTANTIATE_TEST_SUITE_P(KillOrAbort, PoisonOpTest,
+                         ::testing::Values(std::pair{test_ops::kKillValue, SIGKILL},
+                                           std::pair{test_ops::kAbortValue, SIGABRT}),
+                         [](const auto& info) {
+                           return std::string(info.param.second == SIGKILL ? "Sigkill" : "Abort");
+                         });
+
+TEST_F(WorkerProcessTest, TheHangOpNeverReturnsUntilTheWorkerIsKilled) {
+  start_ready(op_model("hang"));
+  EXPECT_EQ(call(1, {floats("x", {2, 4}, kPlainInput)}).tensors().at(0).values<float>(),
+            kPlainOutput);
+
+  channel_.send_request(2, config_.model_name,
+                        {floats("x", {1, 4}, {1, 2, 3, test_ops::kHangValue})});
+  channel_.send_request(3, config_.model_name, {floats("x", {2, 4}, kPlainInput)});
+  // The op says when it has started to hang; from then on the worker can answer nothing.
+  ASSERT_TRUE(wait_for_log("never returning")) << log();
+  EXPECT_TRUE(worker_->running());
+  EXPECT_FALSE(channel_.receive(0ms)) << "the hung worker answered";
+  worker_->signal(SIGKILL);
+  const auto status = worker_->wait_for(kReplyTimeout);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->killed_by(SIGKILL)) << status->describe();
+}
+
+TEST_F(WorkerProcessTest, TheLeakOpGrowsTheWorkersAnonymousMemoryByItsSizeEachCall) {
+  start_ready(op_model("leak"));
+  constexpr int kCalls = 4;
+  const std::int64_t before = rss_anon_kib(worker_->pid());
+  for (int job = 1; job <= kCalls; ++job) {
+    EXPECT_EQ(call(job, {floats("x", {2, 4}, kPlainInput)}).tensors().at(0).values<float>(),
+              kPlainOutput);
+  }
+  const std::int64_t grown = rss_anon_kib(worker_->pid()) - before;
+  // Every leaked page is written, so all of it is resident; the rest of the worker may give a
+  // little back meanwhile.
+  EXPECT_GE(grown, kCalls * test_ops::kLeakMiB * 1024 * 15 / 16) << grown << " KiB";
 }
 
 }  // namespace
