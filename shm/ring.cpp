@@ -28,6 +28,22 @@ std::uint64_t& commit_word(std::byte* header) noexcept {
   return *reinterpret_cast<std::uint64_t*>(header);
 }
 
+// The fields of a committed record's header, each fetched from the ring exactly once. The peer
+// may rewrite them at any moment (broken or hostile), so the reader judges and uses only this
+// copy. Atomic loads, not plain ones: the compiler may fetch a plain field again after its check
+// (a double fetch: a size checked, then a different size used), and a plain load racing with the
+// peer's store is undefined behaviour in the first place. Relaxed order suffices: the acquire
+// load of the commit word already ordered them after the producer's writes.
+RecordHeader load_header(std::byte* at) noexcept {
+  auto& in_ring = *reinterpret_cast<RecordHeader*>(at);
+  RecordHeader header{};
+  header.type = shared(in_ring.type).load(std::memory_order_relaxed);
+  header.job_id = shared(in_ring.job_id).load(std::memory_order_relaxed);
+  header.payload_bytes = shared(in_ring.payload_bytes).load(std::memory_order_relaxed);
+  header.record_bytes = shared(in_ring.record_bytes).load(std::memory_order_relaxed);
+  return header;
+}
+
 }  // namespace
 
 void initialize_ring(RingControl& control) noexcept {
@@ -176,13 +192,7 @@ Result<std::optional<RecordView>> RingReader::try_peek() noexcept {
         commit_tag(read_position_, ring_.commit_key)) {
       return std::optional<RecordView>{};
     }
-    // Copied out first: the checks below must judge the same bytes that are then used.
-    const auto& shared_header = *reinterpret_cast<const RecordHeader*>(at);
-    RecordHeader header;
-    header.type = shared_header.type;
-    header.job_id = shared_header.job_id;
-    header.payload_bytes = shared_header.payload_bytes;
-    header.record_bytes = shared_header.record_bytes;
+    const RecordHeader header = load_header(at);
     const std::uint64_t tail = ring_.capacity - read_offset_;
     if (!is_known_record_type(header.type)) {
       return make_error(ErrorCode::kCorrupt, "record at ring position {} has unknown type {}",

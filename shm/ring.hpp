@@ -11,7 +11,9 @@
 // (acquire order): it never overwrites bytes still being read.
 //
 // No lock is ever held. Every header and index read from the peer is validated before use; a
-// violation is a kCorrupt error, never a crash.
+// violation is a kCorrupt error, never a crash. A record header is fetched from the ring once,
+// field by field with atomic loads, into a copy that is then judged and used: a peer rewriting it
+// meanwhile cannot get one size past the checks and another used.
 //
 // Records start at multiples of 64 bytes and never split across the wrap: when the next record
 // does not fit before the end, the producer fills the tail with a padding record that the consumer

@@ -4,12 +4,19 @@
 #include "shm/ring.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <thread>
 
+#include "common/unique_fd.hpp"
 #include "shm/segment.hpp"
 #include "tests/shm/shm_fixture.hpp"
 #include "tests/shm/test_message.hpp"
@@ -434,6 +441,128 @@ TEST_F(Ring_test, ReaderSeesNothingThatIsNotCommittedForItsPosition) {
   ASSERT_TRUE(record && *record);
   EXPECT_EQ((*record)->payload.size(), 8u);
   EXPECT_EQ((*record)->end_position, kAt + 128);
+}
+
+// Counts this thread's accesses to a few bytes of memory with a hardware watchpoint (a perf
+// event), so a test can tell how many times the code under test fetched a field.
+class AccessCounter {
+ public:
+  // nullopt (and `why` set) where the kernel or the machine refuses watchpoints.
+  static std::optional<AccessCounter> watch(const void* address, std::size_t bytes,
+                                            std::string& why) {
+    perf_event_attr attr{};
+    attr.type = PERF_TYPE_BREAKPOINT;
+    attr.size = sizeof(attr);
+    attr.bp_type = HW_BREAKPOINT_RW;  // x86 cannot watch reads alone; nothing here writes
+    attr.bp_addr = reinterpret_cast<std::uint64_t>(address);
+    attr.bp_len = bytes;
+    attr.disabled = 1;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    const int fd = static_cast<int>(::syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+    if (fd < 0) {
+      why = fmt::format("no hardware watchpoint: perf_event_open: {}", std::strerror(errno));
+      return std::nullopt;
+    }
+    return AccessCounter(UniqueFd(fd));
+  }
+
+  void start() const {
+    ::ioctl(fd_.get(), PERF_EVENT_IOC_RESET, 0);
+    ::ioctl(fd_.get(), PERF_EVENT_IOC_ENABLE, 0);
+  }
+  std::uint64_t stop() const {
+    ::ioctl(fd_.get(), PERF_EVENT_IOC_DISABLE, 0);
+    std::uint64_t count = 0;
+    EXPECT_EQ(::read(fd_.get(), &count, sizeof(count)), static_cast<ssize_t>(sizeof(count)));
+    return count;
+  }
+
+ private:
+  explicit AccessCounter(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// The reader must fetch each header field exactly once per look, then judge and use that copy: a
+// field fetched again after its check can differ from what was checked if the peer rewrote it
+// meanwhile (a double fetch). Counted with a watchpoint, so the count is exact and needs no
+// second thread to be lucky.
+TEST_F(Ring_test, ReaderFetchesEachHeaderFieldOncePerLook) {
+  constexpr std::uint64_t kAt = kMiddle;
+  shared(ring_.control->read_position).store(kAt);
+  RingReader reader(ring_, Doorbell(&ring_.control->space_ready, -1));
+  publish_header(ring_, kAt, header_of(RecordType::kRequest, 8, 128));
+  const auto& header = *reinterpret_cast<const RecordHeader*>(ring_.data + kAt % kCapacity);
+  const struct {
+    const char* name;
+    const void* address;
+    std::size_t bytes;
+  } fields[] = {{"type", &header.type, sizeof(header.type)},
+                {"job_id", &header.job_id, sizeof(header.job_id)},
+                {"payload_bytes", &header.payload_bytes, sizeof(header.payload_bytes)},
+                {"record_bytes", &header.record_bytes, sizeof(header.record_bytes)}};
+  for (const auto& field : fields) {
+    std::string why;
+    const auto counter = AccessCounter::watch(field.address, field.bytes, why);
+    if (!counter) GTEST_SKIP() << why;
+    counter->start();
+    const auto record = reader.try_peek();
+    const std::uint64_t fetches = counter->stop();
+    ASSERT_TRUE(record && *record);
+    EXPECT_EQ((*record)->payload.size(), 8u);
+    EXPECT_EQ(fetches, 1u) << "the reader fetched " << field.name << " " << fetches << " times";
+  }
+}
+
+// A peer that rewrites a committed record's header while the reader looks at it, flipping its
+// sizes between a valid record and absurd ones. The reader may refuse the record or accept it,
+// but what it accepts must be what it checked: the one valid header. Under TSan, a reader that
+// copies the header with plain loads fails here (each load races with the peer's stores, whether
+// or not the compiler fetched a field twice this time); elsewhere a double fetch is caught only
+// when the two threads really run at once, which ReaderFetchesEachHeaderFieldOncePerLook does not
+// need.
+TEST_F(Ring_test, AHeaderRewrittenWhileItIsReadIsJudgedAndUsedFromOneCopy) {
+  constexpr std::uint64_t kAt = kMiddle;
+  constexpr std::uint64_t kPayload = 8;
+  constexpr std::uint64_t kRecord = 128;
+  constexpr std::uint64_t kAbsurd = std::uint64_t{1} << 40;
+  shared(ring_.control->read_position).store(kAt);
+  RingReader reader(ring_, Doorbell(&ring_.control->space_ready, -1));
+  publish_header(ring_, kAt, header_of(RecordType::kRequest, kPayload, kRecord));
+  auto& header = *reinterpret_cast<RecordHeader*>(ring_.data + kAt % kCapacity);
+
+  // Stopped and joined when the test leaves, by an ASSERT too.
+  std::jthread peer([&](const std::stop_token& stop) {
+    for (std::uint64_t round = 0; !stop.stop_requested(); ++round) {
+      const bool absurd = round % 2 == 1;
+      shared(header.payload_bytes).store(absurd ? kAbsurd : kPayload, std::memory_order_relaxed);
+      shared(header.record_bytes).store(absurd ? kAbsurd : kRecord, std::memory_order_relaxed);
+      shared(header.job_id).store(absurd ? 0 : round, std::memory_order_relaxed);
+    }
+  });
+  // Until the reader has seen both kinds often, so the peer has really written meanwhile; the
+  // clock is only a guard against a peer thread that never gets to run.
+  constexpr int kEnough = 2000;
+  int accepted = 0;
+  int refused = 0;
+  const auto guard = Clock::now() + std::chrono::seconds(120);
+  while ((accepted < kEnough || refused < kEnough) && Clock::now() < guard) {
+    const auto record = reader.try_peek();
+    if (!record) {
+      ASSERT_EQ(record.error().code, ErrorCode::kCorrupt) << record.error().message;
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(*record) << "the commit word never changes: the record must stay visible";
+    const RecordView& view = **record;
+    ++accepted;
+    ASSERT_EQ(view.type, RecordType::kRequest);
+    ASSERT_EQ(view.payload.size(), kPayload) << "a payload size other than the one checked";
+    ASSERT_EQ(view.end_position, kAt + kRecord) << "a record size other than the one checked";
+    ASSERT_EQ(view.payload.data(), ring_.data + kAt % kCapacity + sizeof(RecordHeader));
+  }
+  EXPECT_GE(accepted, kEnough);
+  EXPECT_GE(refused, kEnough);
 }
 
 TEST(CommitTag_test, NeverZeroAndDifferentForEveryLap) {
