@@ -385,7 +385,15 @@ TEST_F(SmallResponseRingTest, AFullResponseRingDelaysAnswersWithoutLosingThem) {
     channel_.send_request(job, config_.model_name,
                           {floats("x", {4096}, std::vector<float>(4096, static_cast<float>(job)))});
   }
-  std::this_thread::sleep_for(200ms);  // let the worker fill the ring and park
+  // Read nothing until the worker has filled the ring and parked on it, waiting for room: what
+  // this test is about is that the supervisor's reads wake it.
+  auto& room = channel_.raw().segment.response_ring().control->space_ready;
+  const auto guard = std::chrono::steady_clock::now() + kReplyTimeout;
+  while (shm::shared(room.parked).load() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), guard) << "the worker never waited for room";
+    ASSERT_FALSE(worker_->try_reap()) << "the worker exited; its log:\n" << log();
+    std::this_thread::sleep_for(1ms);
+  }
   for (std::uint64_t job = 1; job <= kJobs; ++job) {
     const Received reply = receive();
     ASSERT_EQ(reply.job_id, job);
@@ -393,6 +401,7 @@ TEST_F(SmallResponseRingTest, AFullResponseRingDelaysAnswersWithoutLosingThem) {
     ASSERT_EQ(outputs.size(), 1u);
     EXPECT_EQ(outputs[0].values<float>(), std::vector<float>(4096, static_cast<float>(job)));
   }
+  EXPECT_GT(channel_.raw().responses.wakeups(), 0u) << "no read rang the parked worker's doorbell";
 }
 
 TEST_F(WorkerProcessTest, ShutdownIsAcknowledgedAfterEarlierRequests) {
