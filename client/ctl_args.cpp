@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -67,23 +68,23 @@ CtlInput parse_input(std::string_view text) {
   return CtlInput{std::string(text.substr(0, equals)), std::string(text.substr(equals + 1))};
 }
 
-// Walks the arguments once: options (with their values) anywhere, and the positional words
-// (command, then model) in order.
+// Walks the split arguments once: options (with their values) anywhere, and the positional
+// words (command, then model) in order.
 class Parser {
  public:
   explicit Parser(std::span<const std::string_view> args) : args_(args) {}
 
   CtlArgs parse() {
+    constexpr std::array<std::string_view, 3> kSwitches{"--json", "--help", "-h"};
     std::vector<std::string_view> words;
-    for (pos_ = 0; pos_ < args_.size(); ++pos_) {
-      const auto arg = args_[pos_];
-      if (arg == "-h" || arg == "--help") return CtlArgs{};
-      if (arg.starts_with("--")) {
+    for (const CliArg& arg : split_cli(args_, kSwitches)) {
+      if (arg.flag == "-h" || arg.flag == "--help") return CtlArgs{};
+      if (!arg.flag.empty()) {
         option(arg);
-      } else if (arg.starts_with('-') && arg.size() > 1) {
-        usage_error(fmt::format("unknown option '{}'", arg));
+      } else if (arg.value.starts_with('-') && arg.value.size() > 1) {
+        usage_error(fmt::format("unknown option '{}'", arg.value));
       } else {
-        words.push_back(arg);
+        words.push_back(arg.value);
       }
     }
     if (words.empty()) usage_error("no command given");
@@ -109,34 +110,22 @@ class Parser {
   }
 
  private:
-  void option(std::string_view arg) {
-    std::string_view name = arg;
-    std::optional<std::string_view> inline_value;
-    if (const auto equals = arg.find('='); equals != std::string_view::npos) {
-      name = arg.substr(0, equals);
-      inline_value = arg.substr(equals + 1);
-    }
+  void option(const CliArg& arg) {
+    const std::string_view name = arg.flag;
+    const std::string_view value = arg.value;
     if (name == "--json") {
-      if (inline_value) usage_error("--json takes no value");
       out_.json = true;
       infer_options_.insert("--json");
-      return;
-    }
-    const auto value = [&]() -> std::string_view {
-      if (inline_value) return *inline_value;
-      if (pos_ + 1 >= args_.size()) usage_error(fmt::format("{} needs a value", name));
-      return args_[++pos_];
-    };
-    if (name == "--socket") {
+    } else if (name == "--socket") {
       if (out_.socket) usage_error("--socket given twice");
-      out_.socket = std::string(value());
+      out_.socket = std::string(value);
     } else if (name == "--url") {
       if (out_.url) usage_error("--url given twice");
-      out_.url = std::string(value());
+      out_.url = std::string(value);
     } else if (name == "--timeout") {
-      out_.timeout_seconds = parse_timeout(value());
+      out_.timeout_seconds = parse_timeout(value);
     } else if (name == "--input") {
-      auto input = parse_input(value());
+      auto input = parse_input(value);
       for (const auto& existing : out_.inputs) {
         if (existing.name == input.name)
           usage_error(fmt::format("input '{}' given twice", input.name));
@@ -144,13 +133,12 @@ class Parser {
       out_.inputs.push_back(std::move(input));
       infer_options_.insert("--input");
     } else if (name == "--output") {
-      const auto output = value();
-      if (output.empty()) usage_error("--output needs a name");
-      out_.outputs.emplace_back(output);
+      if (value.empty()) usage_error("--output needs a name");
+      out_.outputs.emplace_back(value);
       infer_options_.insert("--output");
     } else if (name == "--out") {
       if (out_.out_dir) usage_error("--out given twice");
-      out_.out_dir = std::string(value());
+      out_.out_dir = std::string(value);
       infer_options_.insert("--out");
     } else {
       usage_error(fmt::format("unknown option '{}'", name));
@@ -158,7 +146,6 @@ class Parser {
   }
 
   std::span<const std::string_view> args_;
-  std::size_t pos_ = 0;
   CtlArgs out_;
   std::set<std::string_view> infer_options_;  // seen, to refuse them on other commands
 };

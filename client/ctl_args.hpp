@@ -4,19 +4,17 @@
 #include <filesystem>
 #include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/cli_args.hpp"
+
 namespace infervisor::client {
 
 // A command line that cannot be run as written; infervisorctl exits 2 for it.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using UsageError = infervisor::UsageError;
 
 enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer };
 

@@ -1,10 +1,13 @@
 // infervisord: serves TorchScript models through isolated worker processes.
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
+#include <span>
 #include <string_view>
 
+#include "common/cli_args.hpp"
 #include "common/error.hpp"
 #include "common/logging.hpp"
 #include "supervisor/config.hpp"
@@ -32,21 +35,28 @@ int main(int argc, char** argv) {
   using namespace infervisor;
   std::string config_path;
   bool check_only = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg == "--check-config") {
-      check_only = true;
-    } else if (arg == "--version") {
-      std::puts("infervisord 0.1.0");
-      return 0;
-    } else if (arg == "--help" || arg == "-h") {
-      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
-      return 0;
-    } else {
-      return usage_error(fmt::format("unknown argument '{}'", arg));
+  try {
+    constexpr std::array<std::string_view, 4> kSwitches{"--check-config", "--version", "--help",
+                                                        "-h"};
+    const auto args = std::span<char* const>(argv + 1, static_cast<std::size_t>(argc - 1));
+    for (const CliArg& arg : split_cli(args, kSwitches)) {
+      if (arg.flag == "--config") {
+        config_path = arg.value;
+      } else if (arg.flag == "--check-config") {
+        check_only = true;
+      } else if (arg.flag == "--version") {
+        std::puts("infervisord 0.1.0");
+        return 0;
+      } else if (arg.flag == "--help" || arg.flag == "-h") {
+        std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+        return 0;
+      } else {
+        return usage_error(
+            fmt::format("unknown argument '{}'", arg.flag.empty() ? arg.value : arg.flag));
+      }
     }
+  } catch (const UsageError& error) {
+    return usage_error(error.what());
   }
   if (config_path.empty()) return usage_error("--config FILE is required");
 

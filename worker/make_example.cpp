@@ -21,8 +21,8 @@
 // --library loads a custom operator library (dlopen, as the worker does) before the model is
 // defined, so that its TorchScript code may call the library's ops.
 //
-// Built with libtorch's flags like model_runner.cpp, so it uses only libtorch and the standard
-// library (see model_runner.hpp on the ABI).
+// Built with libtorch's flags like model_runner.cpp, so it uses only libtorch, the standard
+// library and the ABI-neutral common/cli_args.hpp (see model_runner.hpp on the ABI).
 #include <dlfcn.h>
 #include <torch/script.h>
 
@@ -30,8 +30,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
+#include <span>
 #include <string>
 #include <string_view>
+
+#include "common/cli_args.hpp"
 
 namespace {
 
@@ -164,29 +168,30 @@ int main(int argc, char** argv) {
   std::string out;
   std::string kind = "mlp";
   std::uint64_t seed = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if ((arg == "--kind" || arg == "--seed" || arg == "--library") && i + 1 >= argc) {
-      return usage(std::string(arg) + " needs a value");
-    }
-    if (arg == "--kind") {
-      kind = argv[++i];
-    } else if (arg == "--seed") {
-      char* end = nullptr;
-      seed = std::strtoull(argv[++i], &end, 10);
-      if (*end != '\0') return usage("--seed needs a non-negative integer");
-    } else if (arg == "--library") {
-      const char* library = argv[++i];
-      if (::dlopen(library, RTLD_NOW | RTLD_GLOBAL) == nullptr) {
-        std::cerr << "infervisor-make-example: cannot load the operator library " << library << ": "
-                  << ::dlerror() << "\n";
-        return 1;
+  try {
+    const std::span<char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
+    for (const infervisor::CliArg& arg : infervisor::split_cli(args)) {
+      if (arg.flag == "--kind") {
+        kind = std::string(arg.value);
+      } else if (arg.flag == "--seed") {
+        seed = static_cast<std::uint64_t>(
+            infervisor::parse_int_flag(arg, 0, std::numeric_limits<std::int64_t>::max()));
+      } else if (arg.flag == "--library") {
+        const std::string library(arg.value);
+        if (::dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+          std::cerr << "infervisor-make-example: cannot load the operator library " << library
+                    << ": " << ::dlerror() << "\n";
+          return 1;
+        }
+      } else if (arg.flag.empty() && out.empty()) {
+        out = std::string(arg.value);
+      } else {
+        return usage("unexpected argument '" +
+                     std::string(arg.flag.empty() ? arg.value : arg.flag) + "'");
       }
-    } else if (!arg.starts_with("--") && out.empty()) {
-      out = arg;
-    } else {
-      return usage("unexpected argument '" + std::string(arg) + "'");
     }
+  } catch (const std::exception& error) {  // a UsageError, read through what(): see cli_args.hpp
+    return usage(error.what());
   }
   if (out.empty()) return usage("no output file given");
   try {

@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cli_args.hpp"
 #include "common/error.hpp"
-#include "worker/cli_args.hpp"
 #include "worker/model_runner.hpp"
 #include "worker/op_libraries.hpp"
 #include "worker/reference_bench.hpp"

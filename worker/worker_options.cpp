@@ -7,10 +7,10 @@
 #include <set>
 #include <string_view>
 
+#include "common/cli_args.hpp"
 #include "common/error.hpp"
 #include "common/logging.hpp"
 #include "shm/frame.hpp"
-#include "worker/cli_args.hpp"
 
 namespace infervisor::worker {
 namespace {

@@ -23,6 +23,7 @@
 #include "bench/e2e/options.hpp"
 #include "bench/e2e/report.hpp"
 #include "bench/e2e/socket_round_trip.hpp"
+#include "common/cli_args.hpp"
 
 namespace infervisor::bench::e2e {
 namespace {
@@ -132,6 +133,9 @@ int main(int argc, char** argv) {
   }
   try {
     return e2e::run(e2e::parse_options(args));
+  } catch (const infervisor::UsageError& error) {
+    fmt::print(stderr, "infervisor-bench-e2e: {}\n{}\n", error.what(), e2e::usage());
+    return 2;
   } catch (const std::invalid_argument& error) {
     fmt::print(stderr, "infervisor-bench-e2e: {}\n{}\n", error.what(), e2e::usage());
     return 2;

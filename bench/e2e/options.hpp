@@ -35,7 +35,7 @@ struct Options {
   std::filesystem::path model() const { return build_dir / "models" / "mlp.pt"; }
 };
 
-// `args` without argv[0]. Throws std::invalid_argument naming the bad argument.
+// `args` without argv[0]. Throws UsageError naming the bad argument.
 Options parse_options(std::span<char* const> args);
 
 // Throws std::invalid_argument naming the first of the build's binaries or the model that is

@@ -11,6 +11,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -22,6 +23,7 @@
 #include "bench/shm/ring_round_trip.hpp"
 #include "bench/shm/socket_round_trip.hpp"
 #include "bench/shm/streaming.hpp"
+#include "common/cli_args.hpp"
 
 namespace infervisor::bench {
 namespace {
@@ -124,13 +126,15 @@ int main(int argc, char** argv) {
       return infervisor::bench::serve(args[2], args.subspan(3));
     }
     bool pin = true;
-    for (const std::string_view arg : args.subspan(1)) {
-      if (arg == "--no-pin") {
+    constexpr std::array<std::string_view, 1> kSwitches{"--no-pin"};
+    try {
+      for (const infervisor::CliArg& arg : infervisor::split_cli(args.subspan(1), kSwitches)) {
+        if (arg.flag != "--no-pin") throw infervisor::UsageError("unexpected argument");
         pin = false;
-      } else {
-        fmt::print(stderr, "usage: {} [--no-pin]\n", args[0]);
-        return 2;
       }
+    } catch (const infervisor::UsageError&) {
+      fmt::print(stderr, "usage: {} [--no-pin]\n", args[0]);
+      return 2;
     }
     return infervisor::bench::run(pin);
   } catch (const std::exception& error) {
