@@ -1,5 +1,10 @@
-// The test operator library: TorchScript ops that kill, hang or leak on purpose. What each op
-// does, its magic values, and the models built with it: see test_ops.hpp.
+// The test operator library: TorchScript ops that kill, hang or leak on purpose.
+//   infervisor_test::poison(x)  SIGKILLs its process if any element is 666, abort()s on 667
+//   infervisor_test::hang(x)    never returns if any element is 777
+//   infervisor_test::leak(x)    keeps 16 MiB (every page written) per call
+// each otherwise returning a copy of x. Models (build/models): poison.pt, hang.pt, leak.pt, each
+// y = 2 * op(x) + 1 with x and y FP32 of any shape. The details and the constants for tests are
+// in test_ops.hpp.
 //
 // One translation unit on purpose: each one that includes libtorch costs half a minute to build.
 #include "tests/ops/test_ops.hpp"
