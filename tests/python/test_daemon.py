@@ -1,6 +1,7 @@
 """The client against a real infervisord on the example and test models (built by the build):
 numbers equal to the in-process forward, every datatype there and back, errors with their status
 and message, keep-alive, the id echo, TCP, and a daemon restarted under a connected client."""
+import importlib.util
 import os
 import subprocess
 import tempfile
@@ -239,7 +240,7 @@ class Daemon_test(unittest.TestCase):
             self.assertTrue(client.health().ready)
             self.assertEqual(client.connections_opened, 2)
 
-    @unittest.skipUnless(__import__("importlib").util.find_spec("torch"), "torch is not installed")
+    @unittest.skipUnless(importlib.util.find_spec("torch"), "torch is not installed")
     def test_torch_cpu_tensors_are_accepted(self):
         import torch
         x = torch.arange(6, dtype=torch.float32).reshape(1, 6)
