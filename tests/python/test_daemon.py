@@ -20,8 +20,8 @@ DATATYPES = {
     "FP64": np.float64,
 }
 
-daemon: RunningDaemon
-tcp_port: int
+daemon: RunningDaemon = None  # type: ignore[assignment]  # set by setUpModule
+tcp_port: int = 0
 
 
 def setUpModule():

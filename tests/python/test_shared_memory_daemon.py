@@ -19,8 +19,8 @@ DATATYPES = {
 }
 SETTING = "client_shared_memory: true\n"
 
-daemon: RunningDaemon
-extensions: set
+daemon: RunningDaemon = None  # type: ignore[assignment]  # set by setUpModule
+extensions: set = set()
 
 
 def setUpModule():

@@ -59,6 +59,20 @@ class Transport_test(unittest.TestCase):
             self.assertEqual(caught.exception.message, "no endpoint at '/v2/models/nosuch'")
             self.assertEqual(client.connections_opened, 1)  # an error does not cost the connection
 
+    def test_plain_lists_take_the_declared_datatype_without_losing_their_kind(self):
+        with FakeServer(echo_datatype="INT64") as server, \
+                infervisor.Client(server.socket) as client:
+            y = client.infer("echo", {"x": [[1, 2], [3, 4]]})["y"]
+            self.assertEqual(y.dtype, np.int64)
+            self.assertEqual(y.tolist(), [[1, 2], [3, 4]])
+            with self.assertRaisesRegex(ValueError, "float64 values cannot be sent as INT64"):
+                client.infer("echo", {"x": [[1.5]]})
+        with FakeServer(echo_datatype="FP32") as server, \
+                infervisor.Client(server.socket) as client:
+            self.assertEqual(client.infer("echo", {"x": [[1, 2]]})["y"].dtype, np.float32)
+            y = client.infer("echo", {"x": np.array([[0.5]])}, datatypes={"x": "FP32"})["y"]
+            self.assertEqual((y.dtype, y.tolist()), (np.float32, [[0.5]]))
+
     def test_the_endpoint_is_a_socket_or_an_http_url(self):
         self.assertEqual(infervisor.Client("/x.sock").endpoint, "unix:/x.sock")
         self.assertEqual(infervisor.Client(url="http://127.0.0.1:8000").endpoint,

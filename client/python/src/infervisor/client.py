@@ -366,7 +366,12 @@ class Client:
             else:
                 raise ValueError(f"input '{name}': {array.dtype} cannot be sent as BF16")
         else:
-            data = array.astype(wire_dtype(datatype), copy=False)
+            try:  # float64 -> FP32 yes, float -> INT64 (truncation) no
+                data = array.astype(wire_dtype(datatype), casting="same_kind", copy=False)
+            except TypeError:
+                raise ValueError(f"input '{name}': {array.dtype} values cannot be sent as "
+                                 f"{datatype} without losing their kind (convert them first)"
+                                 ) from None
         wire = wire_dtype(datatype)
         if data.dtype != wire or not data.flags.c_contiguous:
             data = np.ascontiguousarray(data, dtype=wire)
@@ -411,6 +416,8 @@ class Client:
         if plan.output_refs and plan.output_names is None:
             plan.output_names = [o["name"] for o in
                                  self._cached_metadata(model, version).get("outputs", [])]
+        if plan.output_names is not None:
+            plan.output_names += [name for name in out if name not in plan.output_names]
         if not self._shared_memory_allowed(shared_memory):
             return
 
@@ -444,6 +451,9 @@ class Client:
                    cuda: List[_Input], plan: "_RegionPlan") -> None:
         pool = self._cuda_pool()
         device = cuda[0].cuda.device
+        if any(item.cuda.device != device for item in cuda):
+            raise ValueError(f"CUDA inputs on {sorted({str(i.cuda.device) for i in cuda})}: a "
+                             f"job's CUDA tensors must be on one GPU")
         to_copy = []
         for item in cuda:
             ref = pool.locate(item.cuda)
