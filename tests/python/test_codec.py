@@ -210,5 +210,20 @@ class DecodeResponse_test(unittest.TestCase):
             decode(document, b"", regions={"y": ref}, region_array=lambda *a: None)
 
 
+class CudaIpcHandle_test(unittest.TestCase):
+    """torch's _share_cuda_() handle -> the cudaIpcMemHandle_t the server opens (no GPU needed)."""
+
+    def test_raw_and_versioned_handles(self):
+        from infervisor.cuda_shared_memory import ipc_mem_handle
+        handle = bytes(range(64))
+        self.assertEqual(ipc_mem_handle(handle), handle)  # older torch: the raw handle
+        for version in (2, 3):  # torch 2.x: version byte, type 'c' (cudaMalloc), the handle
+            self.assertEqual(ipc_mem_handle(bytes([version]) + b"c" + handle), handle)
+        with self.assertRaisesRegex(infervisor.SharedMemoryError, "expandable_segments"):
+            ipc_mem_handle(b"\x02e" + bytes(100))
+        with self.assertRaisesRegex(infervisor.SharedMemoryError, "unexpected"):
+            ipc_mem_handle(bytes(10))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -98,7 +98,9 @@ class Client:
         return self._transport.connections_opened
 
     def close(self) -> None:
-        """Unregisters and unlinks the client's shared memory, then closes the connection."""
+        """Unregisters and unlinks the client's own shared memory (``client.shared_memory``, the
+        CUDA scratch regions), then closes the connection. SharedMemory objects you made close
+        themselves (``with``, or their ``close()``)."""
         try:
             for pool in (self._shared_memory, self._cuda_shared_memory):
                 if pool is not None:
@@ -231,6 +233,9 @@ class Client:
     def _adopt_shared_memory(self, pool: SharedMemory) -> None:
         """Called by SharedMemory: arrays in any of the client's pools are sent by reference."""
         self._pools = [p for p in self._pools if p is not pool] + [pool]
+
+    def _forget_shared_memory(self, pool: SharedMemory) -> None:
+        self._pools = [p for p in self._pools if p is not pool]
 
     def _locate(self, array: np.ndarray) -> Optional[RegionRef]:
         for pool in self._pools:

@@ -288,6 +288,7 @@ class SharedMemory:
             except Exception as error:  # one failure (a lost connection) must not leak the rest
                 first = first or error
         self._scratch = None
+        self.client._forget_shared_memory(self)
         if first is not None:
             raise first
 
