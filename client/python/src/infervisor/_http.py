@@ -67,6 +67,9 @@ class Transport:
         self.connections_opened = 0
         self._requests_on_connection = 0
         self.timeout = timeout
+        self.host: Optional[str] = None
+        self.port: Optional[int] = None
+        self.socket_path: Optional[str] = None
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme != "http" or not parts.hostname:
@@ -75,14 +78,11 @@ class Transport:
                 raise ValueError(f"url '{url}' must not have a path or query")
             self.host = parts.hostname
             self.port = parts.port or 80
-            self.socket_path = None
             self.describe = f"http://{parts.netloc}"
             self._connection: http.client.HTTPConnection = TcpHTTPConnection(
                 self.host, self.port, timeout, self._count_connect)
         else:
             assert socket_path is not None
-            self.host = None
-            self.port = None
             self.socket_path = socket_path
             self.describe = f"unix:{socket_path}"
             self._connection = UnixHTTPConnection(socket_path, timeout, self._count_connect)

@@ -104,7 +104,8 @@ def encode_request(inputs: Sequence[WireInput], outputs: Optional[Sequence[WireO
         elif tensor.data is None:
             raise ValueError(f"input '{tensor.name}' has neither data nor a region")
         elif binary:
-            view = memoryview(tensor.data).cast("B") if tensor.data.size else memoryview(b"")
+            buffer: Any = tensor.data  # an ndarray is a buffer (numpy's stubs do not say so)
+            view = memoryview(buffer).cast("B") if tensor.data.size else memoryview(b"")
             entry["parameters"] = {"binary_data_size": view.nbytes}
             parts.append(view)
         else:

@@ -426,8 +426,8 @@ class Client:
         if not self._shared_memory_allowed(shared_memory):
             return
 
-        to_copy = [p for p in prepared if p.wire.data is not None and p.wire.data.nbytes and
-                   p.wire.data.nbytes >= threshold]
+        to_copy = [(p, p.wire.data) for p in prepared if p.wire.data is not None and
+                   p.wire.data.nbytes and p.wire.data.nbytes >= threshold]
         predicted: Dict[str, int] = {}
         if not plan.cuda_outputs:
             meta = self._cached_metadata(model, version)
@@ -441,12 +441,11 @@ class Client:
                 plan.output_names = names
         if not to_copy and not predicted:
             return
-        sizes = [p.wire.data.nbytes for p in to_copy] + list(predicted.values())
+        sizes = [data.nbytes for _, data in to_copy] + list(predicted.values())
         region, offsets = self.shared_memory.layout(sizes)
-        for item, offset in zip(to_copy, offsets):
-            target = region.ndarray(item.wire.data.shape, item.wire.data.dtype, offset)
-            np.copyto(target, item.wire.data)
-            item.wire.region = region.ref(offset, item.wire.data.nbytes)
+        for (item, data), offset in zip(to_copy, offsets):
+            np.copyto(region.ndarray(data.shape, data.dtype, offset), data)
+            item.wire.region = region.ref(offset, data.nbytes)
             item.wire.data = None
         for (name, size), offset in zip(predicted.items(), offsets[len(to_copy):]):
             plan.output_refs[name] = region.ref(offset, size)

@@ -177,7 +177,7 @@ class SystemRegion:
 
 def remove_stale_objects(prefix: str = DEFAULT_PREFIX, folder: str = SHM_FOLDER) -> List[str]:
     """Unlinks ``<prefix>.<pid>.*`` objects of this uid whose process is gone; returns them."""
-    removed = []
+    removed: List[str] = []
     start = prefix + "."
     try:
         names = os.listdir(folder)
