@@ -110,6 +110,9 @@ class Client:
             self._cuda_shared_memory = None
             self._transport.close()
 
+    def __repr__(self) -> str:
+        return f"infervisor.Client({self.endpoint!r})"
+
     def __enter__(self) -> "Client":
         return self
 
