@@ -45,9 +45,8 @@ std::vector<std::string> child_environment(const std::vector<std::string>& overr
   std::vector<std::string> out;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
-    const bool replaced = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) {
-      return name_of(o) == name_of(text);
-    });
+    const bool replaced = std::any_of(overrides.begin(), overrides.end(),
+                                      [&](const auto& o) { return name_of(o) == name_of(text); });
     if (!replaced) out.emplace_back(text);
   }
   for (const auto& override : overrides) {

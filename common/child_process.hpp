@@ -46,7 +46,8 @@ struct SpawnOptions {
 class ChildProcess {
  public:
   // Runs `executable` with `args` (argv[1..]) and the parent's environment (changed by
-  // options.environment), with default signal dispositions and an empty signal mask. Throws InfervisorError if it cannot.
+  // options.environment), with default signal dispositions and an empty signal mask. Throws
+  // InfervisorError if it cannot.
   static ChildProcess spawn(const std::filesystem::path& executable,
                             const std::vector<std::string>& args, const SpawnOptions& options = {});
 

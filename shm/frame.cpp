@@ -8,7 +8,7 @@ namespace infervisor::shm {
 namespace {
 
 constexpr std::uint32_t kFrameMagic = 0x52465649;  // "IVFR", little-endian
-constexpr std::uint16_t kFrameVersion = 2;  // 2: stage times
+constexpr std::uint16_t kFrameVersion = 2;         // 2: stage times
 
 // Wire structs: read and written only with memcpy, so neither alignment nor a peer changing the
 // bytes between a check and a use matters.

@@ -395,8 +395,8 @@ const BadFrame kBadFrames[] = {
     // The frame header.
     {"magic", [](auto& f) { poke<std::uint32_t>(f, wire::kMagic, 0x52465648); }, "magic"},
     {"version", [](auto& f) { poke<std::uint16_t>(f, wire::kVersion, 1); }, "version 1"},
-    {"stage_times_in_a_request",
-     [](auto& f) { poke<std::uint64_t>(f, wire::kStageTimes + 8, 1); }, "carries stage times"},
+    {"stage_times_in_a_request", [](auto& f) { poke<std::uint64_t>(f, wire::kStageTimes + 8, 1); },
+     "carries stage times"},
     {"stage_time_huge", [](auto& f) { poke<std::uint64_t>(f, wire::kStageTimes, kU64Max); },
      "beyond"},
     {"kind_zero", [](auto& f) { poke<std::uint16_t>(f, wire::kKind, 0); }, "kind 0"},
