@@ -1,4 +1,6 @@
-// infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow] [--seed N]
+// infervisor-make-example OUT.pt [--kind
+// mlp|identity|tuple|dict|faulty|slow|forked|allocate|gather]
+//     [--seed N]
 //
 // Writes a small TorchScript model built with libtorch's C++ API, so that neither the build nor
 // the tests need Python. `mlp` is the example model the documentation and benchmarks use; the
@@ -13,9 +15,19 @@
 //             element, then returns x: a job that lasts as long as a test needs (a round takes
 //             0.1-2 ms on one core, depending on the host and its BLAS; no TorchScript op reads
 //             the clock, so "N ms" cannot be promised)
+//   forked    returns x after 16 rounds of slow's work in each of two branches, started with
+//             torch.jit.fork and joined with wait: with 2 inter-op threads the branches run at
+//             once, with 1 one after the other (a benchmark row shows which)
+//   allocate  allocates N GiB of zeros on the input's device (N = the input's first element),
+//             then returns x: N = 0 succeeds, a large N runs out of memory
+//   gather    returns x * 0 + x.flatten()[i] with i = the input's first element, through
+//             index_select: an index past the end raises on a CPU and is a sticky device-side
+//             assert on a GPU
 //
 // Built with libtorch's flags like model_runner.cpp, so it uses only libtorch and the standard
 // library (see model_runner.hpp on the ABI).
+#include <torch/csrc/jit/frontend/resolver.h>
+#include <torch/csrc/jit/frontend/sugared_value.h>
 #include <torch/script.h>
 
 #include <cmath>
@@ -57,6 +69,17 @@ class WeightStream {
 
  private:
   std::uint64_t state_;
+};
+
+// TorchScript compiled from C++ knows `torch.*` only; `fork` is a special form that Python's
+// resolver supplies (torch.jit.fork). This one supplies it too.
+struct ForkResolver : torch::jit::Resolver {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(
+      const std::string& name, torch::jit::GraphFunction& method,
+      const torch::jit::SourceRange& loc) override {
+    if (name == "fork") return torch::jit::SpecialFormValue::create(c10::prim::fork);
+    return torch::jit::nativeResolver()->resolveValue(name, method, loc);
+  }
 };
 
 void add_linear(torch::jit::Module& module, WeightStream& weights, const std::string& suffix) {
@@ -107,9 +130,38 @@ def forward(self, x):
         acc = torch.tanh(torch.mm(acc, self.work))
     return x + acc.sum() * 0
 )");
+  } else if (kind == "forked") {
+    module.register_buffer("work", weights.tensor({kSlowWidth, kSlowWidth}, 1.0f / kSlowWidth));
+    module.define(R"(
+def branch(self, x):
+    acc = self.work
+    for _ in range(16):
+        acc = torch.tanh(torch.mm(acc, self.work))
+    return x + acc.sum() * 0
+
+def forward(self, x):
+    first = fork(self.branch, x)
+    second = fork(self.branch, x)
+    return torch.wait(first) + torch.wait(second) - x
+)",
+                  std::make_shared<ForkResolver>());
+  } else if (kind == "allocate") {
+    module.define(R"(
+def forward(self, x):
+    gib = int(x.flatten()[0])
+    block = x.new_zeros([gib * 268435456])
+    return x + block.sum()
+)");
+  } else if (kind == "gather") {
+    module.define(R"(
+def forward(self, x):
+    index = x.flatten()[:1].long()
+    return x * 0 + torch.index_select(x.flatten(), 0, index).sum()
+)");
   } else {
-    throw std::invalid_argument("unknown --kind '" + std::string(kind) +
-                                "' (expected mlp, identity, tuple, dict, faulty or slow)");
+    throw std::invalid_argument(
+        "unknown --kind '" + std::string(kind) +
+        "' (expected mlp, identity, tuple, dict, faulty, slow, forked, allocate or gather)");
   }
   module.eval();
   return module;
@@ -117,8 +169,8 @@ def forward(self, x):
 
 int usage(std::string_view problem) {
   std::cerr << "infervisor-make-example: " << problem << "\n"
-            << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow]"
-               " [--seed N]\n";
+            << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow|"
+               "forked|allocate|gather] [--seed N]\n";
   return 2;
 }
 
