@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "bench/shm/machine.hpp"
+#include "bench/common/cpu_pinning.hpp"
 
 namespace infervisor::bench {
 
@@ -18,7 +18,7 @@ PeerProcess::PeerProcess(const std::vector<std::string>& args, std::optional<int
   child_ = ChildProcess::spawn(std::filesystem::read_symlink("/proc/self/exe"), peer_args, options);
   // Pinned only now: the peer's warm-up rounds, before anything is measured, absorb the moment
   // it ran unpinned. A refusal leaves the destructor to reap it.
-  if (cpu) pin(child_.pid(), *cpu);
+  if (cpu) pin_to_cpu(child_.pid(), *cpu);
 }
 
 void PeerProcess::wait_success() {
