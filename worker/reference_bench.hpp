@@ -1,6 +1,7 @@
 // infervisor-reference --bench: the "in-process" baseline for the end-to-end benchmark. The same
 // model, the same ModelRunner, no channel and no supervisor:
-//   latency     one caller thread runs forward() `iterations` times in sequence: p50, p99, mean
+//   latency     one caller thread runs forward() `iterations` times in sequence, after a warm-up
+//               of at least 20 calls and 1 s: p50, p99, mean
 //   throughput  `threads` caller threads run forward() `iterations` times each, at once, on the
 //               same module: forwards per second over the wall time
 // Every forward() takes the worker's job path: inputs from pinned host buffers (copied to a GPU

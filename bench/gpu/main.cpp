@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "bench/common/machine.hpp"
@@ -99,6 +100,7 @@ struct LoadRow {
   int workers = 1;
   int batch = 1;
   int inflight = 1;
+  std::string note;  // settings that differ from the defaults
   LoadResult result;
   StageMeans stages;
   double images_per_s() const { return result.requests_per_s * batch; }
@@ -117,15 +119,18 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
   plan.window_closed = [&] { to = log_size(daemon.log_path()); };
   e2e::PayloadShape shape{
       "resnet50", {batch, 3, 224, 224}, static_cast<std::size_t>(batch * kClasses)};
-  LoadRow row{workers, batch, inflight, {}, {}};
+  LoadRow row{workers, batch, inflight, {}, {}, {}};
   row.result = e2e::run_load(daemon.socket(),
                              e2e::make_infer_payload(e2e::TensorEncoding::kBinary, shape), plan);
   row.stages = read_stage_means(daemon.log_path(), from, to);
   return row;
 }
 
+// `spin`, `spin_while_busy`: the daemon's settings of those names; empty: their defaults.
 std::vector<LoadRow> daemon_rows(const Options& options, int workers,
-                                 const std::vector<std::pair<int, int>>& batch_inflight) {
+                                 const std::vector<std::pair<int, int>>& batch_inflight,
+                                 const std::string& spin = {},
+                                 const std::string& spin_while_busy = {}) {
   e2e::DaemonSettings settings;
   settings.bin_dir = options.build_dir / "bin";
   settings.model = options.model;
@@ -135,6 +140,8 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   settings.device = "cuda:0";
   settings.workers = workers;
   settings.log_level = "debug";  // every answer's stage times (stage_log.hpp)
+  settings.spin = spin;
+  settings.spin_while_busy = spin_while_busy;
   progress("starting infervisord with {} worker(s) on cuda:0", workers);
   e2e::DaemonProcess daemon(settings);
   daemon.wait_ready(std::chrono::seconds(300));
@@ -213,14 +220,17 @@ int run(const Options& options) {
                                      input_spec(batch), 2, iterations, {"--device", "cuda:0"});
   }
   // The GPU workers' default intra-op threads, chosen from these rows.
-  std::vector<std::pair<int, InProcessBaseline>> thread_rows;
-  for (const int threads : {1, 2, 4}) {
-    progress("in-process b1 with {} intra-op threads", threads);
-    thread_rows.emplace_back(
-        threads, e2e::run_in_process_baseline(
-                     options.bin("infervisor-reference"), options.model, input_spec(1), 1,
-                     500 / iterations_scale,
-                     {"--device", "cuda:0", "--intra-op-threads", std::to_string(threads)}));
+  std::vector<std::tuple<int, int, InProcessBaseline>> thread_rows;
+  for (const int batch : {1, 8}) {
+    for (const int threads : {1, 2, 4}) {
+      progress("in-process b{} with {} intra-op threads", batch, threads);
+      thread_rows.emplace_back(
+          batch, threads,
+          e2e::run_in_process_baseline(
+              options.bin("infervisor-reference"), options.model, input_spec(batch), 1,
+              500 / iterations_scale,
+              {"--device", "cuda:0", "--intra-op-threads", std::to_string(threads)}));
+    }
   }
   // Inter-op threads take effect: two torch.jit.fork branches (CPU work, one intra-op thread).
   std::vector<std::pair<int, InProcessBaseline>> fork_rows;
@@ -239,6 +249,11 @@ int run(const Options& options) {
     rows.push_back(row);
   }
   for (auto& row : daemon_rows(options, 2, {{1, 4}, {1, 16}, {8, 4}, {8, 8}, {32, 4}})) {
+    rows.push_back(row);
+  }
+  // What parking costs at batch 1: both sides spin instead (info).
+  for (auto& row : daemon_rows(options, 1, {{1, 1}}, "1ms", "10ms")) {
+    row.note = "spin 1ms, spin_while_busy 10ms";
     rows.push_back(row);
   }
 
@@ -265,9 +280,10 @@ int run(const Options& options) {
         batch, base.p50_us / 1e3, base.p99_us / 1e3, batch * 1e6 / base.mean_us,
         batch * base.forwards_per_s, base.input_copy_us, base.forward_us, base.output_copy_us);
   }
-  fmt::print("  b1 p50 by intra-op threads:");
-  for (const auto& [threads, base] : thread_rows) {
-    fmt::print("  {} -> {:.3f} ms", threads, base.p50_us / 1e3);
+  fmt::print("  p50 (forward stage) by intra-op threads:");
+  for (const auto& [batch, threads, base] : thread_rows) {
+    fmt::print("  b{} {} -> {:.3f} ({:.3f}) ms", batch, threads, base.p50_us / 1e3,
+               base.forward_us / 1e3);
   }
   fmt::print("\n  forked model (2 fork branches, CPU) p50 by inter-op threads:");
   for (const auto& [interop, base] : fork_rows) {
@@ -293,7 +309,9 @@ int run(const Options& options) {
         row.images_per_s() / reference, row.stages.queue_us, row.stages.worker_us,
         row.stages.input_copy_us, row.stages.forward_us, row.stages.output_copy_us);
   }
-  fmt::print("  (vs in-p: 1 worker against in-process 1 thread, 2 workers against 2 threads)\n\n");
+  fmt::print(
+      "  (vs in-p: 1 worker against in-process 1 thread, 2 workers against 2 threads; other: "
+      "worker time outside the device stages: rings, wake-ups, decode, launch gaps)\n\n");
 
   fmt::print(
       "The socket: request bytes per second through infervisord vs a bulk Unix-socket "
@@ -311,7 +329,7 @@ int run(const Options& options) {
   fmt::print("\n{}\n", h2d);
 
   fmt::print("Targets (same run)\n");
-  if (const auto* row = find_row(rows, 1, 1, 1)) {
+  if (const auto* row = find_row(rows, 1, 1, 1); row != nullptr && row->note.empty()) {
     const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
     fmt::print(
         "  b1 added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} ms = {:.3f} ms "
