@@ -294,6 +294,19 @@ std::optional<TcpListen> tcp_listen(const Reporter& report, const YAML::Node& no
   return listen;
 }
 
+// A GPU job is long for a spin but cheap in CPU: with GPU workers, both sides spin through it
+// unless the config says otherwise.
+void apply_gpu_spin_defaults(DaemonConfig& config, bool spin_set, bool spin_while_busy_set) {
+  const bool gpu = std::any_of(config.models.begin(), config.models.end(), [](const auto& model) {
+    return std::any_of(
+        model.instance_groups.begin(), model.instance_groups.end(),
+        [](const InstanceGroup& group) { return group.device.kind == DeviceSpec::Kind::kCuda; });
+  });
+  if (!gpu) return;
+  if (!spin_set) config.spin = DaemonConfig::kGpuSpin;
+  if (!spin_while_busy_set) config.spin_while_busy = DaemonConfig::kGpuSpinWhileBusy;
+}
+
 }  // namespace
 
 std::string DeviceSpec::to_string() const {
@@ -438,6 +451,7 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
       }
       config.models.push_back(std::move(parsed));
     }
+    apply_gpu_spin_defaults(config, root["spin"].IsDefined(), root["spin_while_busy"].IsDefined());
   } catch (const YAML::Exception& error) {
     throw InfervisorError(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", origin.string(),
                                                                    error.mark.line + 1, error.msg));

@@ -70,6 +70,11 @@ struct DaemonConfig {
   // While jobs are in flight the daemon polls for their answers for about a job's time, up to
   // this; a spin shorter than the job would park it, and waking it costs more than the job.
   std::chrono::microseconds spin_while_busy{1000};
+  // With a model on a GPU, `spin` and `spin_while_busy` default to these instead (see
+  // bench/README.md, "GPU workers": a GPU job lasts milliseconds but costs its worker little CPU,
+  // and on the H200 machine parking and waking around each batch-1 job cost ~0.6 ms).
+  static constexpr std::chrono::microseconds kGpuSpin{1000};
+  static constexpr std::chrono::microseconds kGpuSpinWhileBusy{20000};
   std::uint64_t max_request_bytes = 256ull << 20;  // HTTP body limit
   std::string shm_prefix = "infervisor";
   std::filesystem::path worker_path;  // infervisor-worker; default: beside infervisord

@@ -10,12 +10,14 @@
 #include <fcntl.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <span>
@@ -45,6 +47,79 @@ constexpr int kBatches[] = {1, 8, 32};
 constexpr std::int64_t kImageFloats = 3 * 224 * 224;
 constexpr std::int64_t kClasses = 1000;
 
+// Placement. Launching a ResNet-50's kernels is CPU-bound at small batches, and on the VM a
+// process's launch thread ran 1.5x faster or slower depending on where the scheduler put it (the
+// same in-process run gave 2.3 and 3.9 ms). So the in-process runs and the workers get the same
+// CPUs, one physical core each, and the daemon and the load generator cores of their own.
+struct Cpus {
+  int worker[2] = {-1, -1};  // worker i's CPU, and in-process caller i's
+  int daemon = -1;
+  int load = -1;
+  bool pinned() const { return worker[0] >= 0; }
+};
+
+// The first CPU of each physical core this process may use, in order.
+std::vector<int> core_cpus() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cores;
+  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    std::ifstream siblings(
+        fmt::format("/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list", cpu));
+    int first = cpu;
+    if (siblings >> first && first != cpu) continue;  // a second hyperthread of a core listed
+    cores.push_back(cpu);
+  }
+  return cores;
+}
+
+Cpus choose_cpus() {
+  const auto cores = core_cpus();
+  Cpus cpus;
+  if (cores.size() < 5) return cpus;  // too few to keep the parts apart: let the scheduler place
+  cpus.worker[0] = cores[1];          // core 0 takes most interrupts
+  cpus.worker[1] = cores[2];
+  cpus.daemon = cores[3];
+  cpus.load = cores[4];
+  return cpus;
+}
+
+cpu_set_t cpu_set_of(std::initializer_list<int> cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (const int cpu : cpus) {
+    if (cpu >= 0) CPU_SET(cpu, &set);
+  }
+  return set;
+}
+
+// Every thread of `pid` onto `set` (threads it starts later inherit it).
+void pin_process(pid_t pid, const cpu_set_t& set) {
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+    ::sched_setaffinity(std::stoi(task.path().filename().string()), sizeof(set), &set);
+  }
+}
+
+// The calling thread on `set` while it lives (children spawned meanwhile inherit it).
+class ScopedAffinity {
+ public:
+  explicit ScopedAffinity(const cpu_set_t& set) {
+    CPU_ZERO(&saved_);
+    ::sched_getaffinity(0, sizeof(saved_), &saved_);
+    ::sched_setaffinity(0, sizeof(set), &set);
+  }
+  ScopedAffinity(const ScopedAffinity&) = delete;
+  ScopedAffinity& operator=(const ScopedAffinity&) = delete;
+  ~ScopedAffinity() { ::sched_setaffinity(0, sizeof(saved_), &saved_); }
+
+ private:
+  cpu_set_t saved_;
+};
+
 struct Options {
   std::filesystem::path self;
   std::filesystem::path build_dir;
@@ -52,6 +127,7 @@ struct Options {
   std::chrono::milliseconds warm_up{1000};
   std::chrono::milliseconds measure{4000};
   bool quick = false;
+  Cpus cpus;
 
   std::filesystem::path bin(const char* name) const { return build_dir / "bin" / name; }
 };
@@ -145,6 +221,13 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   progress("starting infervisord with {} worker(s) on cuda:0", workers);
   e2e::DaemonProcess daemon(settings);
   daemon.wait_ready(std::chrono::seconds(300));
+  if (options.cpus.pinned()) {
+    pin_process(daemon.pid(), cpu_set_of({options.cpus.daemon}));
+    const auto pids = daemon.worker_pids();
+    for (std::size_t i = 0; i < pids.size() && i < 2; ++i) {
+      pin_process(pids[i], cpu_set_of({options.cpus.worker[i]}));
+    }
+  }
   std::vector<LoadRow> rows;
   for (const auto& [batch, inflight] : batch_inflight) {
     rows.push_back(measure(daemon, options, workers, batch, inflight));
@@ -215,6 +298,10 @@ int run(const Options& options) {
   for (const int batch : kBatches) {
     const int iterations = (batch == 1 ? 1000 : batch == 8 ? 500 : 200) / iterations_scale;
     progress("in-process b{}: {} forwards, then 2 threads x {}", batch, iterations, iterations);
+    std::optional<ScopedAffinity> pinned;  // the workers' CPUs: the same launch speed
+    if (options.cpus.pinned()) {
+      pinned.emplace(cpu_set_of({options.cpus.worker[0], options.cpus.worker[1]}));
+    }
     in_process[batch] =
         e2e::run_in_process_baseline(options.bin("infervisor-reference"), options.model,
                                      input_spec(batch), 2, iterations, {"--device", "cuda:0"});
@@ -265,8 +352,16 @@ int run(const Options& options) {
   fmt::print("device:   {} (as the worker's CUDA runtime reports it)\n", any.device_description);
   fmt::print("torch:    {}; model {} (x FP32 [B, 3, 224, 224] -> y FP32 [B, 1000])\n",
              any.torch_version, options.model.string());
-  fmt::print("build:    {}; windows {} ms after {} ms warm-up\n\n", __VERSION__,
+  fmt::print("build:    {}; windows {} ms after {} ms warm-up\n", __VERSION__,
              options.measure.count(), options.warm_up.count());
+  fmt::print(
+      "pinning:  {}\n\n",
+      options.cpus.pinned()
+          ? fmt::format("workers and in-process callers on CPUs {} and {}, the daemon on {}, "
+                        "the load generator on {} (one physical core each)",
+                        options.cpus.worker[0], options.cpus.worker[1], options.cpus.daemon,
+                        options.cpus.load)
+          : std::string("none (fewer than 5 physical cores)"));
 
   fmt::print(
       "In-process libtorch (infervisor-reference: pinned input, async copies, one wait per "
@@ -390,6 +485,7 @@ Options parse(std::span<char* const> args) {
     }
   }
   if (options.model.empty()) throw std::invalid_argument("--model FILE.pt is required");
+  options.cpus = choose_cpus();
   return options;
 }
 

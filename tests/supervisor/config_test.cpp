@@ -115,6 +115,19 @@ TEST_F(Config_test, InteropThreadsAreAModelKey) {
   EXPECT_EQ(thread_plan(config, config.models[0], DeviceSpec::Kind::kCpu, 64).inter_op, 1);
 }
 
+TEST_F(Config_test, GpuModelsSpinLongerUnlessTheConfigSaysOtherwise) {
+  auto config = parse(model_with(""));
+  EXPECT_EQ(config.spin, std::chrono::microseconds(50));
+  EXPECT_EQ(config.spin_while_busy, std::chrono::milliseconds(1));
+  config = parse(model_with("    instances: {device: cuda}\n"));
+  EXPECT_EQ(config.spin, DaemonConfig::kGpuSpin);
+  EXPECT_EQ(config.spin_while_busy, DaemonConfig::kGpuSpinWhileBusy);
+  config =
+      parse("spin: 20us\nspin_while_busy: 2ms\n" + model_with("    instances: {device: cuda}\n"));
+  EXPECT_EQ(config.spin, std::chrono::microseconds(20));
+  EXPECT_EQ(config.spin_while_busy, std::chrono::milliseconds(2));
+}
+
 TEST_F(Config_test, DeviceCudaMeansEveryGpuOrTheListedOnes) {
   auto config = parse(model_with("    instances: {count: 2, device: cuda}\n"));
   const auto& every = config.models[0].instance_groups[0];
