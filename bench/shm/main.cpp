@@ -81,14 +81,17 @@ int run(const std::filesystem::path& self, bool pin_cpus) {
   fmt::print("64-byte round trip between two processes (microseconds)\n");
   fmt::print("  {:<44} {:>7} {:>8} {:>8} {:>8} {:>12}\n", "path", "n", "p50", "p99", "mean",
              "wakeups/msg");
-  RoundTrips ring, spin;
+  RoundTrips ring, daemon_ring, spin;
   for (int block = 0; block < kBlocks; ++block) {
     ring.append(measure_ring_round_trip(kBlockWarmUp, kBlockRoundTrips, peer_cpu));
+    daemon_ring.append(
+        measure_ring_round_trip(kBlockWarmUp, kBlockRoundTrips, peer_cpu, SupervisorSide::kDaemon));
     spin.append(
         measure_ping_pong(PingPongKind::kSpinThenPark, kBlockWarmUp, kBlockRoundTrips, peer_cpu));
   }
   const double ring_p50 =
       print_latency_row("shm rings: request ring, then response ring", ring, true);
+  print_latency_row("shm rings, daemon's way (try_*, eventfd)", daemon_ring, true);
   const double spin_p50 = print_latency_row("floor: spin-then-park atomic ping-pong", spin, true);
   print_latency_row(
       "floor: futex, both sides always park",
