@@ -16,6 +16,7 @@
 #include <exception>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "bench/common/cpu_pinning.hpp"
@@ -58,6 +59,9 @@ double print_latency_row(std::string_view path, const RoundTrips& trips, bool co
 }
 
 int run(const std::filesystem::path& self, bool pin_cpus) {
+  // Before pinning, which leaves this process one CPU to see.
+  const std::string machine =
+      fmt::format("{}, load average {} at start", describe_machine(), load_average());
   std::optional<int> peer_cpu;
   std::string pinning = "none";
   if (pin_cpus) {
@@ -74,7 +78,7 @@ int run(const std::filesystem::path& self, bool pin_cpus) {
   const auto began = std::chrono::system_clock::now();
   fmt::print("infervisor-bench-shm, {:%Y-%m-%d %H:%M:%S} UTC\n",
              std::chrono::floor<std::chrono::seconds>(began));
-  fmt::print("machine: {}, load average {} at start\n", describe_machine(), load_average());
+  fmt::print("machine: {}\n", machine);
   fmt::print("build:   {} ({}), pinning: {}\n\n", INFERVISOR_BUILD_TYPE, __VERSION__, pinning);
   std::fflush(stdout);
 
