@@ -57,6 +57,9 @@ optional=()
 pkg-config --exists libsystemd 2>/dev/null || optional+=(libsystemd-dev)
 # curl: the demo sends one job with it; nothing builds with it.
 command -v curl >/dev/null 2>&1 || optional+=(curl)
+# python3-numpy: the Python client's tests (tests/python) run with Debian's python3 and numpy;
+# without it CMake warns and does not register them.
+/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1 || optional+=(python3-numpy)
 
 # Optional packages are only installed alongside missing required ones: a host that already has
 # everything (a GPU box without network access) must not wait on apt at all.
