@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -36,6 +37,26 @@ class SpawnSetup {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
 };
+
+// The parent's environment with `overrides` (NAME=VALUE) replacing or adding entries. Built
+// before posix_spawn: the child must not allocate between fork and exec.
+std::vector<std::string> child_environment(const std::vector<std::string>& overrides) {
+  auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> out;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const bool replaced = std::any_of(overrides.begin(), overrides.end(),
+                                      [&](const auto& o) { return name_of(o) == name_of(text); });
+    if (!replaced) out.emplace_back(text);
+  }
+  for (const auto& override : overrides) {
+    // The last entry for a name wins.
+    const auto name = name_of(override);
+    std::erase_if(out, [&](const std::string& e) { return name_of(e) == name; });
+    out.push_back(override);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -93,9 +114,18 @@ ChildProcess ChildProcess::spawn(const std::filesystem::path& executable,
     argv.push_back(arg.data());
   argv.push_back(nullptr);
 
+  std::vector<std::string> environment;
+  std::vector<char*> envp;
+  if (!options.environment.empty()) {
+    environment = child_environment(options.environment);
+    for (auto& entry : environment)
+      envp.push_back(entry.data());
+    envp.push_back(nullptr);
+  }
+
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, storage[0].c_str(), &setup.actions, &setup.attributes,
-                               argv.data(), environ);
+                               argv.data(), envp.empty() ? environ : envp.data());
   if (rc != 0) {
     throw InfervisorError(ErrorCode::kSystem, fmt::format("cannot spawn {}: {}",
                                                           executable.string(), std::strerror(rc)));

@@ -38,12 +38,16 @@ struct SpawnOptions {
   int stderr_fd = -1;
   // In its own process group, a terminal's Ctrl-C reaches the parent only.
   bool own_process_group = false;
+  // NAME=VALUE entries that replace (or add to) the parent's environment in the child; a later
+  // entry for the same NAME wins. E.g. CUDA_VISIBLE_DEVICES=GPU-... for a GPU worker.
+  std::vector<std::string> environment;
 };
 
 class ChildProcess {
  public:
-  // Runs `executable` with `args` (argv[1..]) and the parent's environment, with default signal
-  // dispositions and an empty signal mask. Throws InfervisorError if it cannot.
+  // Runs `executable` with `args` (argv[1..]) and the parent's environment (changed by
+  // options.environment), with default signal dispositions and an empty signal mask. Throws
+  // InfervisorError if it cannot.
   static ChildProcess spawn(const std::filesystem::path& executable,
                             const std::vector<std::string>& args, const SpawnOptions& options = {});
 

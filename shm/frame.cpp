@@ -8,7 +8,7 @@ namespace infervisor::shm {
 namespace {
 
 constexpr std::uint32_t kFrameMagic = 0x52465649;  // "IVFR", little-endian
-constexpr std::uint16_t kFrameVersion = 1;
+constexpr std::uint16_t kFrameVersion = 2;         // 2: stage times
 
 // Wire structs: read and written only with memcpy, so neither alignment nor a peer changing the
 // bytes between a check and a use matters.
@@ -22,6 +22,7 @@ struct WireFrameHeader {
   std::uint32_t output_name_count;
   std::uint32_t model_name_bytes;
   std::uint32_t reserved;
+  std::uint64_t stage_ns[3];  // StageTimes: input copy, forward, output copy
   char model_name[kMaxModelNameBytes];
 };
 
@@ -52,7 +53,7 @@ constexpr std::uint64_t align_payload(std::uint64_t value) noexcept {
   return (value + kPayloadAlignment - 1) & ~std::uint64_t{kPayloadAlignment - 1};
 }
 
-// Bounded counts keep this far from overflow: 256 * 152 + 256 * 72 + 168 bytes at most.
+// Bounded counts keep this far from overflow: 256 * 152 + 256 * 72 + 192 bytes at most.
 constexpr std::uint64_t tables_end(std::uint64_t tensors, std::uint64_t names) noexcept {
   return sizeof(WireFrameHeader) + tensors * sizeof(WireTensorDescriptor) +
          names * sizeof(WireName);
@@ -63,6 +64,22 @@ T read_wire(std::span<const std::byte> bytes, std::uint64_t offset) noexcept {
   T value;
   std::memcpy(&value, bytes.data() + offset, sizeof(T));
   return value;
+}
+
+void to_wire(const StageTimes& stages, std::uint64_t (&wire)[3]) noexcept {
+  wire[0] = stages.input_copy_ns;
+  wire[1] = stages.forward_ns;
+  wire[2] = stages.output_copy_ns;
+}
+
+Result<StageTimes> from_wire(const std::uint64_t (&wire)[3]) noexcept {
+  for (const std::uint64_t ns : wire) {
+    if (ns > kMaxStageNanoseconds) {
+      return make_error(ErrorCode::kCorrupt, "a stage time of {} ns is beyond {} ns", ns,
+                        kMaxStageNanoseconds);
+    }
+  }
+  return StageTimes{wire[0], wire[1], wire[2]};
 }
 
 }  // namespace
@@ -157,6 +174,12 @@ SmallVector<std::span<std::byte>> write_frame(
   return payloads;
 }
 
+void write_stage_times(std::span<std::byte> record, const StageTimes& stages) noexcept {
+  std::uint64_t wire[3];
+  to_wire(stages, wire);
+  std::memcpy(record.data() + offsetof(WireFrameHeader, stage_ns), wire, sizeof(wire));
+}
+
 Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t job_id) noexcept {
   if (record.size() < sizeof(WireFrameHeader)) {
     return make_error(ErrorCode::kCorrupt, "frame of {} bytes is shorter than its {}-byte header",
@@ -196,9 +219,16 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
                       tables, record.size());
   }
 
+  const auto stages = from_wire(header.stage_ns);
+  if (!stages) return stages.error();
+  if (header.kind == static_cast<std::uint16_t>(FrameKind::kRequest) && *stages != StageTimes{}) {
+    return make_error(ErrorCode::kCorrupt, "a request frame carries stage times");
+  }
+
   FrameView view;
   view.kind = static_cast<FrameKind>(header.kind);
   view.job_id = header.job_id;
+  view.stages = *stages;
   const auto* base = reinterpret_cast<const char*>(record.data());
   view.model_name =
       std::string_view(base + offsetof(WireFrameHeader, model_name), header.model_name_bytes);
@@ -265,28 +295,48 @@ namespace {
 struct WireErrorHeader {
   std::uint32_t kind;
   std::uint32_t message_bytes;
+  std::uint16_t version;  // kFrameVersion
+  std::uint16_t reserved[3];
+  std::uint64_t stage_ns[3];
 };
+static_assert(std::is_trivially_copyable_v<WireErrorHeader> && sizeof(WireErrorHeader) == 40);
+
+Result<WireErrorHeader> read_error_header(std::span<const std::byte> payload) noexcept {
+  if (payload.size() < sizeof(WireErrorHeader)) {
+    return make_error(ErrorCode::kCorrupt, "error record of {} bytes has no header",
+                      payload.size());
+  }
+  const auto header = read_wire<WireErrorHeader>(payload, 0);
+  if (header.version != kFrameVersion) {
+    return make_error(ErrorCode::kCorrupt, "error record version {} (expected {})", header.version,
+                      kFrameVersion);
+  }
+  return header;
+}
 }  // namespace
 
 std::uint64_t error_payload_bytes(std::string_view message) noexcept {
   return sizeof(WireErrorHeader) + std::min(message.size(), kMaxErrorMessageBytes);
 }
 
-void write_error_payload(std::span<std::byte> payload, JobErrorKind kind,
-                         std::string_view message) noexcept {
+void write_error_payload(std::span<std::byte> payload, JobErrorKind kind, std::string_view message,
+                         const StageTimes& stages) noexcept {
   const auto length = std::min(message.size(), kMaxErrorMessageBytes);
-  const WireErrorHeader header{static_cast<std::uint32_t>(kind),
-                               static_cast<std::uint32_t>(length)};
+  WireErrorHeader header{};
+  header.kind = static_cast<std::uint32_t>(kind);
+  header.message_bytes = static_cast<std::uint32_t>(length);
+  header.version = kFrameVersion;
+  to_wire(stages, header.stage_ns);
   std::memcpy(payload.data(), &header, sizeof(header));
   std::memcpy(payload.data() + sizeof(header), message.data(), length);
 }
 
 Result<ErrorPayloadView> decode_error_payload(std::span<const std::byte> payload) noexcept {
-  if (payload.size() < sizeof(WireErrorHeader)) {
-    return make_error(ErrorCode::kCorrupt, "error record of {} bytes has no header",
-                      payload.size());
-  }
-  const auto header = read_wire<WireErrorHeader>(payload, 0);
+  const auto read = read_error_header(payload);
+  if (!read) return read.error();
+  const WireErrorHeader& header = *read;
+  const auto stages = from_wire(header.stage_ns);
+  if (!stages) return stages.error();
   if (header.kind < static_cast<std::uint32_t>(JobErrorKind::kInternal) ||
       header.kind > static_cast<std::uint32_t>(JobErrorKind::kStartup)) {
     return make_error(ErrorCode::kCorrupt, "error record has unknown kind {}", header.kind);
@@ -299,7 +349,27 @@ Result<ErrorPayloadView> decode_error_payload(std::span<const std::byte> payload
   return ErrorPayloadView{
       static_cast<JobErrorKind>(header.kind),
       std::string_view(reinterpret_cast<const char*>(payload.data()) + sizeof(WireErrorHeader),
-                       header.message_bytes)};
+                       header.message_bytes),
+      *stages};
+}
+
+Result<StageTimes> decode_stage_times(std::span<const std::byte> payload, bool error) noexcept {
+  if (error) {
+    const auto header = read_error_header(payload);
+    if (!header) return header.error();
+    return from_wire(header->stage_ns);
+  }
+  if (payload.size() < sizeof(WireFrameHeader)) {
+    return make_error(ErrorCode::kCorrupt, "frame of {} bytes is shorter than its {}-byte header",
+                      payload.size(), sizeof(WireFrameHeader));
+  }
+  const auto header = read_wire<WireFrameHeader>(payload, 0);
+  if (header.magic != kFrameMagic || header.version != kFrameVersion) {
+    return make_error(ErrorCode::kCorrupt,
+                      "frame magic {:#x} version {} (expected {:#x} version {})", header.magic,
+                      header.version, kFrameMagic, kFrameVersion);
+  }
+  return from_wire(header.stage_ns);
 }
 
 }  // namespace infervisor::shm

@@ -6,6 +6,10 @@
 // and appear in descriptor order without overlap. The encoder writes headers straight into a
 // reserved record and hands back where each payload goes; the decoder validates every field and
 // returns views into the record, never copies of the payload.
+//
+// Version 2 added the worker's stage times (StageTimes) to the frame header and to ERROR
+// payloads: zero in requests, filled in by the worker before it commits an answer. A peer of
+// another version is refused as corrupt (daemon and workers always come from one build).
 #pragma once
 
 #include <boost/container/small_vector.hpp>
@@ -27,6 +31,20 @@ inline constexpr std::size_t kMaxFrameTensors = 256;
 inline constexpr std::size_t kPayloadAlignment = 64;
 
 enum class FrameKind : std::uint16_t { kRequest = 1, kResponse = 2 };
+
+// What the worker spent on one job, in nanoseconds, as its device saw it (CUDA events on a GPU,
+// the steady clock on a CPU): copying the inputs to the device, forward(), copying the outputs
+// into the response record. Triton's compute_input, compute_infer and compute_output.
+struct StageTimes {
+  std::uint64_t input_copy_ns = 0;
+  std::uint64_t forward_ns = 0;
+  std::uint64_t output_copy_ns = 0;
+
+  bool operator==(const StageTimes&) const = default;
+};
+
+// A stage time above this (a day) can only come from a corrupt record.
+inline constexpr std::uint64_t kMaxStageNanoseconds = 86'400'000'000'000ull;
 
 // What the encoder needs to know about one tensor before its bytes exist.
 struct TensorLayout {
@@ -51,6 +69,7 @@ using SmallVector = boost::container::small_vector<T, 8>;
 struct FrameView {
   FrameKind kind = FrameKind::kRequest;
   std::uint64_t job_id = 0;
+  StageTimes stages;  // all zero in a request
   std::string_view model_name;
   SmallVector<TensorView> tensors;
   SmallVector<std::string_view> output_names;  // requested outputs; empty means all
@@ -74,6 +93,10 @@ SmallVector<std::span<std::byte>> write_frame(
     std::string_view model_name, std::span<const TensorLayout> tensors,
     std::span<const std::string_view> output_names) noexcept;
 
+// Sets the stage times of a frame written by write_frame (a response, once its outputs are in
+// place and before it is committed).
+void write_stage_times(std::span<std::byte> record, const StageTimes& stages) noexcept;
+
 // Validates `record` as a frame for `job_id` and returns views into it. Any inconsistency is a
 // kCorrupt error that says which field is wrong.
 Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t job_id) noexcept;
@@ -90,13 +113,18 @@ enum class JobErrorKind : std::uint32_t {
 inline constexpr std::size_t kMaxErrorMessageBytes = 4096;
 
 std::uint64_t error_payload_bytes(std::string_view message) noexcept;
-void write_error_payload(std::span<std::byte> payload, JobErrorKind kind,
-                         std::string_view message) noexcept;
+void write_error_payload(std::span<std::byte> payload, JobErrorKind kind, std::string_view message,
+                         const StageTimes& stages = {}) noexcept;
 
 struct ErrorPayloadView {
   JobErrorKind kind = JobErrorKind::kInternal;
   std::string_view message;
+  StageTimes stages;  // the stages the job got through before it failed
 };
 Result<ErrorPayloadView> decode_error_payload(std::span<const std::byte> payload) noexcept;
+
+// The stage times of an answer: a response frame (`error` false) or an ERROR payload (true).
+// Validates only what it reads; the full decoders above check the rest.
+Result<StageTimes> decode_stage_times(std::span<const std::byte> payload, bool error) noexcept;
 
 }  // namespace infervisor::shm

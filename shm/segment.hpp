@@ -8,6 +8,7 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -71,6 +72,10 @@ class Segment {
   const std::string& name() const noexcept { return name_; }
   std::uint64_t generation() const noexcept { return header_.generation; }
   std::uint64_t size_bytes() const noexcept { return header_.segment_bytes; }
+  // The whole mapping (header and both rings), e.g. for a GPU worker to page-lock it.
+  std::span<std::byte> mapping() const noexcept {
+    return {static_cast<std::byte*>(region_.get_address()), region_.get_size()};
+  }
   RingView request_ring() const noexcept { return ring_view(header_.request); }
   RingView response_ring() const noexcept { return ring_view(header_.response); }
 

@@ -96,18 +96,42 @@ bool valid_model_name(std::string_view name) {
   });
 }
 
-DeviceSpec device(const Reporter& report, const YAML::Node& node, std::string_view key) {
+// "cpu", "cuda" (every GPU, or those in `gpus`) or "cuda:N"; `every_gpu` says which of the last
+// two.
+DeviceSpec device(const Reporter& report, const YAML::Node& node, std::string_view key,
+                  bool& every_gpu) {
   const auto text = scalar(report, node, key);
+  every_gpu = false;
   if (text == "cpu") return DeviceSpec{};
+  if (text == "cuda") {
+    every_gpu = true;
+    return DeviceSpec{DeviceSpec::Kind::kCuda, 0, {}};
+  }
   if (text.starts_with("cuda:")) {
     int index = -1;
     const auto digits = std::string_view(text).substr(5);
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
     if (ec == std::errc{} && end == digits.data() + digits.size() && index >= 0 && index < 64) {
-      return DeviceSpec{DeviceSpec::Kind::kCuda, index};
+      return DeviceSpec{DeviceSpec::Kind::kCuda, index, {}};
     }
   }
-  report.fail(node, key, "expected 'cpu' or 'cuda:N', got '{}'", text);
+  report.fail(node, key, "expected 'cpu', 'cuda' (every GPU) or 'cuda:N', got '{}'", text);
+}
+
+std::vector<int> gpu_list(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  if (!node.IsSequence() || node.size() == 0) {
+    report.fail(node, key,
+                "expected a non-empty list of GPU indexes (nvidia-smi order), e.g. [0, 2]");
+  }
+  std::vector<int> gpus;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const int gpu = integer<int>(report, node[i], fmt::format("{}[{}]", key, i), 0, 63);
+    if (std::find(gpus.begin(), gpus.end(), gpu) != gpus.end()) {
+      report.fail(node[i], fmt::format("{}[{}]", key, i), "GPU {} appears twice", gpu);
+    }
+    gpus.push_back(gpu);
+  }
+  return gpus;
 }
 
 std::vector<TensorSpec> tensor_specs(const Reporter& report, const YAML::Node& node,
@@ -160,11 +184,21 @@ std::vector<InstanceGroup> instance_groups(const Reporter& report, const YAML::N
                                            std::string_view key) {
   std::vector<InstanceGroup> groups;
   auto one = [&](const YAML::Node& item, const std::string& where) {
-    if (!item.IsMap()) report.fail(item, where, "expected {{count: N, device: cpu|cuda:N}}");
-    reject_unknown_keys(report, item, where + ".", {"count", "device"});
+    if (!item.IsMap()) {
+      report.fail(item, where, "expected {{count: N, device: cpu|cuda|cuda:N[, gpus: [..]]}}");
+    }
+    reject_unknown_keys(report, item, where + ".", {"count", "device", "gpus"});
     InstanceGroup group;
     if (item["count"]) group.count = integer<int>(report, item["count"], where + ".count", 1, 256);
-    if (item["device"]) group.device = device(report, item["device"], where + ".device");
+    if (item["device"]) {
+      group.device = device(report, item["device"], where + ".device", group.every_gpu);
+    }
+    if (item["gpus"]) {
+      if (!group.every_gpu) {
+        report.fail(item["gpus"], where + ".gpus", "needs device: cuda (it lists the GPUs to use)");
+      }
+      group.gpus = gpu_list(report, item["gpus"], where + ".gpus");
+    }
     groups.push_back(group);
   };
   if (node.IsSequence()) {
@@ -204,8 +238,9 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   const auto where = fmt::format("models[{}]", index);
   if (!node.IsMap()) report.fail(node, where, "expected a map");
   reject_unknown_keys(report, node, where + ".",
-                      {"name", "version", "path", "instances", "threads", "ring_size",
-                       "max_inflight", "max_queue", "inputs", "outputs", "libraries"});
+                      {"name", "version", "path", "instances", "threads", "interop_threads",
+                       "ring_size", "max_inflight", "max_queue", "inputs", "outputs",
+                       "libraries"});
   for (const char* required : {"name", "path", "inputs", "outputs"}) {
     if (!node[required]) report.fail(node, fmt::format("{}.{}", where, required), "is missing");
   }
@@ -229,6 +264,10 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   }
   if (node["threads"]) {
     model.intra_op_threads = integer<int>(report, node["threads"], named + ".threads", 0, 1024);
+  }
+  if (node["interop_threads"]) {
+    model.interop_threads =
+        integer<int>(report, node["interop_threads"], named + ".interop_threads", 0, 1024);
   }
   if (node["ring_size"]) {
     model.ring_bytes =
@@ -274,6 +313,19 @@ std::optional<TcpListen> tcp_listen(const Reporter& report, const YAML::Node& no
   }
   listen.port = static_cast<std::uint16_t>(port);
   return listen;
+}
+
+// A GPU job is long for a spin but cheap in CPU: with GPU workers, both sides spin through it
+// unless the config says otherwise.
+void apply_gpu_spin_defaults(DaemonConfig& config, bool spin_set, bool spin_while_busy_set) {
+  const bool gpu = std::any_of(config.models.begin(), config.models.end(), [](const auto& model) {
+    return std::any_of(
+        model.instance_groups.begin(), model.instance_groups.end(),
+        [](const InstanceGroup& group) { return group.device.kind == DeviceSpec::Kind::kCuda; });
+  });
+  if (!gpu) return;
+  if (!spin_set) config.spin = DaemonConfig::kGpuSpin;
+  if (!spin_while_busy_set) config.spin_while_busy = DaemonConfig::kGpuSpinWhileBusy;
 }
 
 }  // namespace
@@ -331,15 +383,18 @@ int total_instances(const ModelConfig& model) noexcept {
   return total;
 }
 
-int effective_threads(const DaemonConfig& config, const ModelConfig& model, unsigned cores) {
-  if (model.intra_op_threads > 0) return model.intra_op_threads;
-  int cpu_workers = 0;
-  for (const auto& each : config.models) {
-    for (const auto& group : each.instance_groups) {
-      if (group.device.kind == DeviceSpec::Kind::kCpu) cpu_workers += group.count;
-    }
-  }
-  return std::max(1, cpu_workers > 0 ? static_cast<int>(cores) / cpu_workers : 1);
+ThreadPlan thread_plan(const DaemonConfig& config, const ModelConfig& model,
+                       DeviceSpec::Kind device, unsigned cores) {
+  int workers = 0;
+  for (const auto& each : config.models)
+    workers += total_instances(each);
+  const int share = std::max(1, static_cast<int>(cores) / std::max(1, workers));
+  ThreadPlan plan;
+  plan.intra_op = model.intra_op_threads > 0          ? model.intra_op_threads
+                  : device == DeviceSpec::Kind::kCuda ? std::min(kGpuIntraOpThreads, share)
+                                                      : share;
+  plan.inter_op = model.interop_threads > 0 ? model.interop_threads : 1;
+  return plan;
 }
 
 DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::path& origin) {
@@ -417,6 +472,7 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
       }
       config.models.push_back(std::move(parsed));
     }
+    apply_gpu_spin_defaults(config, root["spin"].IsDefined(), root["spin_while_busy"].IsDefined());
   } catch (const YAML::Exception& error) {
     throw InfervisorError(ErrorCode::kInvalidArgument, fmt::format("{}:{}: {}", origin.string(),
                                                                    error.mark.line + 1, error.msg));

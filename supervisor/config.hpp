@@ -18,7 +18,12 @@ namespace infervisor::supervisor {
 struct DeviceSpec {
   enum class Kind { kCpu, kCuda };
   Kind kind = Kind::kCpu;
-  int index = 0;  // for kCuda
+  // kCuda: the GPU's position in nvidia-smi order (PCI bus id) among the GPUs the daemon's own
+  // CUDA_VISIBLE_DEVICES leaves visible.
+  int index = 0;
+  // kCuda, once placed (gpu_placement.hpp): the GPU's UUID, which becomes the worker's
+  // CUDA_VISIBLE_DEVICES, so the worker sees its one GPU as cuda:0.
+  std::string gpu_uuid;
 
   std::string to_string() const;  // "cpu", "cuda:0"
   bool operator==(const DeviceSpec&) const = default;
@@ -27,6 +32,11 @@ struct DeviceSpec {
 struct InstanceGroup {
   int count = 1;
   DeviceSpec device;
+  // `device: cuda`: `count` workers on each GPU listed in `gpus` (nvidia-smi indexes), or on every
+  // visible GPU when `gpus` is empty. Placement at start replaces such a group by one `cuda:N`
+  // group per GPU.
+  bool every_gpu = false;
+  std::vector<int> gpus;
 };
 
 struct ModelConfig {
@@ -34,7 +44,8 @@ struct ModelConfig {
   std::string version = "1";
   std::filesystem::path path;  // the TorchScript file, resolved against the config file's folder
   std::vector<InstanceGroup> instance_groups{InstanceGroup{}};
-  int intra_op_threads = 0;                // 0: floor(cores / CPU workers), at least 1
+  int intra_op_threads = 0;                // `threads`; 0: see thread_plan()
+  int interop_threads = 0;                 // `interop_threads`; 0: see thread_plan()
   std::uint64_t ring_bytes = 64ull << 20;  // each direction
   int max_inflight_per_worker = 16;        // jobs written to a worker's ring, not yet answered
   std::size_t max_queue = 1024;            // jobs waiting for a worker; beyond: 503
@@ -62,6 +73,11 @@ struct DaemonConfig {
   // While jobs are in flight the daemon polls for their answers for about a job's time, up to
   // this; a spin shorter than the job would park it, and waking it costs more than the job.
   std::chrono::microseconds spin_while_busy{1000};
+  // With a model on a GPU, `spin` and `spin_while_busy` default to these instead (see
+  // bench/README.md, "GPU workers": a GPU job lasts milliseconds but costs its worker little CPU,
+  // and on the H200 machine parking and waking around each batch-1 job cost ~0.6 ms).
+  static constexpr std::chrono::microseconds kGpuSpin{1000};
+  static constexpr std::chrono::microseconds kGpuSpinWhileBusy{20000};
   std::uint64_t max_request_bytes = 256ull << 20;  // HTTP body limit
   std::string shm_prefix = "infervisor";
   std::filesystem::path worker_path;  // infervisor-worker; default: beside infervisord
@@ -78,9 +94,27 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
 std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 std::optional<std::chrono::microseconds> parse_duration(std::string_view text);
 
-// Intra-op threads each worker of `model` gets: its own setting, or floor(cores / CPU workers of
-// all models), at least 1, so that workers never oversubscribe the machine.
-int effective_threads(const DaemonConfig& config, const ModelConfig& model, unsigned cores);
+// libtorch's thread pools in one worker.
+struct ThreadPlan {
+  int intra_op = 1;  // at::set_num_threads: parallelism inside one operator
+  int inter_op = 1;  // at::set_num_interop_threads: torch.jit.fork branches run on these
+  bool operator==(const ThreadPlan&) const = default;
+};
+
+// GPU workers' default intra-op threads (before the share below caps it). A GPU worker's CPU work
+// is launching kernels, which one thread does; chosen from measurements on an H200 (see
+// bench/README.md, "GPU workers").
+inline constexpr int kGpuIntraOpThreads = 1;
+
+// The threads each worker of `model` on `device` gets: the model's own `threads` and
+// `interop_threads` when set; otherwise, so that workers never oversubscribe the machine, each
+// worker of every model (CPU or GPU) has a share of floor(cores / workers), at least 1:
+//   CPU workers  intra-op = the share
+//   GPU workers  intra-op = min(kGpuIntraOpThreads, the share)
+//   both         inter-op = 1: a model that forks gets parallel branches only when its config
+//                raises interop_threads (and then intra x inter should stay within the share).
+ThreadPlan thread_plan(const DaemonConfig& config, const ModelConfig& model,
+                       DeviceSpec::Kind device, unsigned cores);
 int total_instances(const ModelConfig& model) noexcept;
 
 }  // namespace infervisor::supervisor

@@ -39,6 +39,16 @@ struct InferRequest {
   bool binary_outputs_by_default = false;
 };
 
+// Where one job's time went, for the statistics (Triton's queue, compute_input, compute_infer,
+// compute_output). The daemon measures the first two; the worker the stages, on its device.
+struct JobTimes {
+  std::chrono::nanoseconds queue{0};   // accepted -> written into a worker's request ring
+  std::chrono::nanoseconds worker{0};  // written -> its answer read: the stages plus both rings
+  std::chrono::nanoseconds input_copy{0};
+  std::chrono::nanoseconds forward{0};
+  std::chrono::nanoseconds output_copy{0};
+};
+
 class Job {
  public:
   using Completion = std::function<void(HttpReply)>;
@@ -65,6 +75,9 @@ class Job {
   // dropped before dispatch; a running one's answer is discarded.
   void abandon() noexcept { abandoned_ = true; }
   bool abandoned() const noexcept { return abandoned_; }
+  // Set when a worker's answer (RESPONSE or ERROR) arrives, before complete().
+  void set_times(const JobTimes& times) noexcept { times_ = times; }
+  const std::optional<JobTimes>& times() const noexcept { return times_; }
   void complete(HttpReply reply) {
     if (auto completion = std::exchange(completion_, nullptr)) completion(std::move(reply));
   }
@@ -77,6 +90,7 @@ class Job {
   Completion completion_;
   std::chrono::steady_clock::time_point created_;
   bool abandoned_ = false;
+  std::optional<JobTimes> times_;
 };
 
 using JobPtr = std::shared_ptr<Job>;

@@ -12,6 +12,7 @@
 #include "common/logging.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/daemon.hpp"
+#include "supervisor/gpu_placement.hpp"
 #include "supervisor/shm_space.hpp"
 
 namespace {
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   try {
     auto config = supervisor::load_config(config_path);
     spdlog::set_level(config.log_level);
+    supervisor::place_gpu_workers(config);  // a missing GPU stops the daemon here
     if (check_only) {
       for (const auto& model : config.models) {
         std::printf(
@@ -73,6 +75,10 @@ int main(int argc, char** argv) {
             model.name.c_str(), supervisor::total_instances(model),
             static_cast<unsigned long long>(model.ring_bytes), model.inputs.size(),
             model.outputs.size());
+        for (const auto& group : model.instance_groups) {
+          std::printf("  %d on %s%s%s\n", group.count, group.device.to_string().c_str(),
+                      group.device.gpu_uuid.empty() ? "" : " ", group.device.gpu_uuid.c_str());
+        }
       }
       std::printf("socket %s; /dev/shm needed: %llu bytes\n", config.socket_path.c_str(),
                   static_cast<unsigned long long>(supervisor::shm_bytes_needed(config)));

@@ -32,8 +32,8 @@ ModelPool::~ModelPool() {
 }
 
 std::unique_ptr<Worker> ModelPool::make_worker(int instance, const DeviceSpec& device) {
-  WorkerIdentity identity{instance, device, effective_threads(config_, model_, cores_),
-                          next_generation_()};
+  const ThreadPlan threads = thread_plan(config_, model_, device.kind, cores_);
+  WorkerIdentity identity{instance, device, threads.intra_op, next_generation_(), threads.inter_op};
   return std::make_unique<Worker>(io_, config_, model_, identity, *this);
 }
 

@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "shm/frame.hpp"
+#include "supervisor/job_times.hpp"
 #include "supervisor/kserve_response.hpp"
 #include "supervisor/worker_command.hpp"
 
@@ -76,12 +77,15 @@ void Worker::spawn() {
   const WorkerCommand command{config_, model_, identity_, channel_->segment.name(),
                               wakeup_fd_.get()};
   SpawnOptions options;
+  options.environment = command.environment();
   options.inherit_fds = {wakeup_fd_.get()};
   options.own_process_group = true;  // Ctrl-C in a terminal reaches the daemon, which drains
   process_ = ChildProcess::spawn(command.executable(), command.arguments(), options);
   spawned_at_ = std::chrono::steady_clock::now();
-  spdlog::info("{}: spawned on {} with {} intra-op thread(s), segment {}", describe(),
-               identity_.device.to_string(), identity_.threads, channel_->segment.name());
+  spdlog::info("{}: spawned on {}{} with {} intra-op and {} inter-op thread(s), segment {}",
+               describe(), identity_.device.to_string(),
+               identity_.device.gpu_uuid.empty() ? "" : " (" + identity_.device.gpu_uuid + ")",
+               identity_.threads, identity_.interop_threads, channel_->segment.name());
 
   wakeup_watch_.assign(wakeup_fd_.get());
   exit_watch_.assign(process_.pidfd());
@@ -223,6 +227,7 @@ void Worker::handle_answer(const shm::RecordView& record) {
     return;
   }
   JobPtr job = std::move(it->second.job);
+  record_job_times(*job, it->second.dispatched, record, describe());
   // A moving average over about the last 8 jobs: enough to follow a change of batch size, not
   // thrown off by one slow job.
   const auto took = std::chrono::steady_clock::now() - it->second.dispatched;

@@ -24,6 +24,7 @@ struct WorkerIdentity {
   DeviceSpec device;
   int threads = 1;
   std::uint64_t generation = 0;  // unique per spawn; the segment carries it
+  int interop_threads = 1;
 };
 
 class Worker {

@@ -28,8 +28,13 @@ WorkerCommand::WorkerCommand(const DaemonConfig& config, const ModelConfig& mode
   add("--wakeup-fd", std::to_string(wakeup_fd));
   add("--model-name", model.name);
   add("--model-path", model.path.string());
-  add("--device", identity.device.to_string());
+  const bool gpu = identity.device.kind == DeviceSpec::Kind::kCuda;
+  // The worker sees only its own GPU, as cuda:0. (An unplaced cuda:N, as in tests that build
+  // identities by hand, keeps the daemon's view and index.)
+  add("--device", gpu && !identity.device.gpu_uuid.empty() ? std::string("cuda:0")
+                                                           : identity.device.to_string());
   add("--threads", std::to_string(identity.threads));
+  add("--interop-threads", std::to_string(identity.interop_threads));
   add("--instance", std::to_string(identity.instance));
   add("--spin-us", std::to_string(config.spin.count()));
   add("--log-level", std::string(spdlog::level::to_string_view(config.log_level).data(),
@@ -40,6 +45,11 @@ WorkerCommand::WorkerCommand(const DaemonConfig& config, const ModelConfig& mode
     add("--output", format_tensor_spec(output));
   for (const auto& library : model.libraries)
     add("--library", library.string());
+  if (!gpu) {
+    environment_.push_back("CUDA_VISIBLE_DEVICES=");
+  } else if (!identity.device.gpu_uuid.empty()) {
+    environment_.push_back("CUDA_VISIBLE_DEVICES=" + identity.device.gpu_uuid);
+  }
 }
 
 }  // namespace infervisor::supervisor

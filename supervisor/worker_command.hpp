@@ -20,10 +20,15 @@ class WorkerCommand {
 
   const std::filesystem::path& executable() const noexcept { return executable_; }
   const std::vector<std::string>& arguments() const noexcept { return arguments_; }
+  // NAME=VALUE entries that differ from the daemon's environment: CUDA_VISIBLE_DEVICES=<its GPU's
+  // UUID> for a GPU worker (which then sees that GPU as cuda:0), and an empty one for a CPU
+  // worker, which must not create a CUDA context on some GPU by accident.
+  const std::vector<std::string>& environment() const noexcept { return environment_; }
 
  private:
   std::filesystem::path executable_;
   std::vector<std::string> arguments_;
+  std::vector<std::string> environment_;
 };
 
 // config.worker_path if set, else infervisor-worker beside the running infervisord.

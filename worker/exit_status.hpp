@@ -10,6 +10,7 @@ enum class ExitStatus : int {
   kStartupFailed = 3,   // a start-up ERROR record says why
   kChannelCorrupt = 4,  // the supervisor's side of the rings failed validation
   kInternalError = 5,   // an unexpected exception, logged
+  kDeviceFault = 6,     // a sticky device error (CUDA): a job-0 ERROR record says which
 };
 
 constexpr int exit_code(ExitStatus status) noexcept {

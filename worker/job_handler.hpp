@@ -1,10 +1,17 @@
 // One REQUEST record in, one RESPONSE or ERROR record out: decode the frame, check the inputs,
-// run the model on the ring's bytes in place, and write the outputs the request asked for.
+// run the model on the ring's bytes (in place on a CPU; on a GPU copied asynchronously straight
+// from the record, which is pinned), reserve the response record as soon as the output shapes are
+// known, copy the outputs the request asked for straight into it, wait once for the device, and
+// stamp the stage times into it.
 //
-// Ordering, for every answer: the outputs are copied into the response record first (they may
-// alias the request's bytes), then the request record is released, then the answer is
-// committed. The supervisor retries dispatch when an answer arrives, so by then the request's
-// room must already be free.
+// Ordering, for every answer: the outputs are copied into the response record and the device
+// has finished with the request's bytes first (outputs may alias them), then the request record
+// is released, then the answer is committed. The supervisor retries dispatch when an answer
+// arrives, so by then the request's room must already be free.
+//
+// Device failures: out of memory fails the job ("CUDA out of memory..."), frees the allocator's
+// cache and serves on; a sticky device error fails the job, tells the supervisor why in a job-0
+// ERROR record, and ends the worker (ExitStatus::kDeviceFault) so that it is replaced.
 #pragma once
 
 #include <optional>
@@ -32,9 +39,11 @@ class JobHandler {
 
   // Answers `record` with an ERROR record of `kind` (and logs it), releasing the record.
   std::optional<ExitStatus> reject(const shm::RecordView& record, shm::JobErrorKind kind,
-                                   std::string_view message);
+                                   std::string_view message, const shm::StageTimes& stages = {});
 
  private:
+  // Answers a job whose forward or output copy failed, by how bad the failure was.
+  std::optional<ExitStatus> fail(const shm::RecordView& record, const Forward& forward);
   // Releases the request and commits the answer reserved for it.
   std::optional<ExitStatus> finish(const shm::RecordView& record,
                                    const Result<shm::Reservation>& answer);

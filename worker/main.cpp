@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <span>
 #include <string>
 
@@ -78,9 +79,10 @@ ExitStatus run(std::span<char* const> args) {
                         fmt::format("bad worker command line: {}", join(options.model_problems)));
   }
   const ModelOptions& model = options.model;
-  if (!ModelRunner::configure_threads(model.threads)) {
+  if (!ModelRunner::configure_threads(model.threads, model.interop_threads)) {
     return fail_startup(replies, who,
-                        fmt::format("libtorch refused {} intra-op threads", model.threads));
+                        fmt::format("libtorch refused {} intra-op and {} inter-op threads",
+                                    model.threads, model.interop_threads));
   }
   if (auto loaded = load_op_libraries(model.libraries); !loaded) {
     return fail_startup(replies, who, loaded.error().message);
@@ -88,9 +90,21 @@ ExitStatus run(std::span<char* const> args) {
   auto started = start_model(model);
   if (!started) return fail_startup(replies, who, started.error().message);
 
-  const auto ready = fmt::format("torch {}, device {}, {} intra-op thread{}, warm-up {:.1f} ms",
-                                 ModelRunner::torch_version(), model.device, model.threads,
-                                 model.threads == 1 ? "" : "s", started->warm_up.count());
+  // Page-locked, the rings are where the GPU copies inputs from and outputs to, with no staging
+  // buffer in between. Only a slower path if it fails.
+  std::string pinned = "-";
+  if (model.device != "cpu") {
+    const auto mapping = channel->segment.mapping();
+    const auto problem = started->runner.pin_host_memory(mapping);
+    pinned = problem.empty() ? fmt::format("{} MiB pinned", mapping.size() >> 20)
+                             : fmt::format("NOT pinned ({})", problem);
+    if (!problem.empty()) spdlog::warn("{}: the channel's memory is not pinned: {}", who, problem);
+  }
+  const auto ready = fmt::format(
+      "torch {}, device {} ({}), {} intra-op and {} inter-op thread(s), rings {}, warm-up "
+      "{:.1f} ms",
+      ModelRunner::torch_version(), model.device, started->runner.describe_device(), model.threads,
+      model.interop_threads, pinned, started->warm_up.count());
   if (const auto sent = replies.send(shm::RecordType::kReady, 0, ready); !sent) {
     spdlog::error("{} job 0: cannot report READY: {}", who, sent.error().message);
     return sent.error().code == ErrorCode::kPeerGone ? ExitStatus::kSupervisorGone
@@ -110,7 +124,15 @@ ExitStatus run(std::span<char* const> args) {
 int main(int argc, char** argv) {
   using namespace infervisor::worker;
   try {
-    return exit_code(run(std::span<char* const>(argv + 1, static_cast<std::size_t>(argc - 1))));
+    const ExitStatus status =
+        run(std::span<char* const>(argv + 1, static_cast<std::size_t>(argc - 1)));
+    if (status == ExitStatus::kDeviceFault) {
+      // The CUDA context is broken: libtorch's exit-time clean-up would only fail in it (or
+      // abort). The supervisor has the reason already; leave at once.
+      spdlog::shutdown();
+      std::_Exit(exit_code(status));
+    }
+    return exit_code(status);
   } catch (const std::exception& error) {
     spdlog::critical("infervisor-worker: unexpected exception: {}", error.what());
     return exit_code(ExitStatus::kInternalError);

@@ -13,6 +13,14 @@
 //             element, then returns x: a job that lasts as long as a test needs (a round takes
 //             0.1-2 ms on one core, depending on the host and its BLAS; no TorchScript op reads
 //             the clock, so "N ms" cannot be promised)
+//   forked    returns x after 16 rounds of slow's work in each of two branches, started with
+//             torch.jit.fork and joined with wait: with 2 inter-op threads the branches run at
+//             once, with 1 one after the other (a benchmark row shows which)
+//   allocate  allocates N GiB of zeros on the input's device (N = the input's first element),
+//             then returns x: N = 0 succeeds, a large N runs out of memory
+//   gather    returns x * 0 + x.flatten()[i] with i = the input's first element, through
+//             index_select: an index past the end raises on a CPU and is a sticky device-side
+//             assert on a GPU
 //   poison, hang, leak
 //             y = 2 * infervisor_test::<kind>(x) + 1: they call the ops of the test operator
 //             library, so they need --library libinfervisor_test_ops.so (tests/ops/test_ops.hpp
@@ -24,6 +32,8 @@
 // Built with libtorch's flags like model_runner.cpp, so it uses only libtorch, the standard
 // library and the ABI-neutral common/cli_args.hpp (see model_runner.hpp on the ABI).
 #include <dlfcn.h>
+#include <torch/csrc/jit/frontend/resolver.h>
+#include <torch/csrc/jit/frontend/sugared_value.h>
 #include <torch/script.h>
 
 #include <cmath>
@@ -84,12 +94,15 @@ class CustomOpNamespaces : public torch::jit::SugaredValue {
   }
 };
 
-class CustomOpResolver : public torch::jit::NativeResolver {
+// TorchScript compiled from C++ knows `torch.*` only. This resolver adds `ops.NAMESPACE.OP` and
+// `fork`, a special form that Python's resolver supplies (torch.jit.fork).
+class ModelResolver : public torch::jit::NativeResolver {
  public:
   std::shared_ptr<torch::jit::SugaredValue> resolveValue(
       const std::string& name, torch::jit::GraphFunction& m,
       const torch::jit::SourceRange& loc) override {
     if (name == "ops") return std::make_shared<CustomOpNamespaces>();
+    if (name == "fork") return torch::jit::SpecialFormValue::create(c10::prim::fork);
     return NativeResolver::resolveValue(name, m, loc);
   }
 };
@@ -142,14 +155,42 @@ def forward(self, x):
         acc = torch.tanh(torch.mm(acc, self.work))
     return x + acc.sum() * 0
 )");
+  } else if (kind == "forked") {
+    module.register_buffer("work", weights.tensor({kSlowWidth, kSlowWidth}, 1.0f / kSlowWidth));
+    module.define(R"(
+def branch(self, x):
+    acc = self.work
+    for _ in range(16):
+        acc = torch.tanh(torch.mm(acc, self.work))
+    return x + acc.sum() * 0
+
+def forward(self, x):
+    first = fork(self.branch, x)
+    second = fork(self.branch, x)
+    return torch.wait(first) + torch.wait(second) - x
+)",
+                  std::make_shared<ModelResolver>());
+  } else if (kind == "allocate") {
+    module.define(R"(
+def forward(self, x):
+    gib = int(x.flatten()[0])
+    block = x.new_zeros([gib * 268435456])
+    return x + block.sum()
+)");
+  } else if (kind == "gather") {
+    module.define(R"(
+def forward(self, x):
+    index = x.flatten()[:1].long()
+    return x * 0 + torch.index_select(x.flatten(), 0, index).sum()
+)");
   } else if (kind == "poison" || kind == "hang" || kind == "leak") {
     module.define("def forward(self, x):\n    return 2 * ops.infervisor_test." + std::string(kind) +
                       "(x) + 1\n",
-                  std::make_shared<CustomOpResolver>());
+                  std::make_shared<ModelResolver>());
   } else {
     throw std::invalid_argument("unknown --kind '" + std::string(kind) +
-                                "' (expected mlp, identity, tuple, dict, faulty, slow, poison, "
-                                "hang or leak)");
+                                "' (expected mlp, identity, tuple, dict, faulty, slow, forked, "
+                                "allocate, gather, poison, hang or leak)");
   }
   module.eval();
   return module;
@@ -158,7 +199,7 @@ def forward(self, x):
 int usage(std::string_view problem) {
   std::cerr << "infervisor-make-example: " << problem << "\n"
             << "usage: infervisor-make-example OUT.pt [--kind mlp|identity|tuple|dict|faulty|slow|"
-               "poison|hang|leak] [--seed N] [--library FILE.so...]\n";
+               "forked|allocate|gather|poison|hang|leak] [--seed N] [--library FILE.so...]\n";
   return 2;
 }
 

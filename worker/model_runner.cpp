@@ -4,14 +4,20 @@
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/core/StreamGuard.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
 #include <exception>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "worker/device_backend.hpp"
 
 namespace infervisor::worker {
 namespace {
@@ -24,6 +30,28 @@ std::string describe(const std::exception& error) {
   }
   return error.what();
 }
+
+// libtorch says "CUDA out of memory. Tried to allocate ..." (inside TorchScript, after the
+// interpreter's traceback): the answer starts there, as users and retry logic look for it.
+constexpr std::string_view kCudaOutOfMemory = "CUDA out of memory";
+
+std::string out_of_memory_message(const std::string& text) {
+  const auto at = text.find(kCudaOutOfMemory);
+  if (at == std::string::npos) return text;
+  const auto end = text.find('\n', at);
+  return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// Makes a lane's stream, if it has one (a GPU), current for a scope.
+class StreamScope {
+ public:
+  explicit StreamScope(const std::optional<c10::Stream>& stream) {
+    if (stream) guard_.reset_stream(*stream);
+  }
+
+ private:
+  c10::OptionalStreamGuard guard_;
+};
 
 c10::ScalarType to_scalar_type(DType dtype) noexcept {
   switch (dtype) {
@@ -82,12 +110,42 @@ std::optional<DType> from_scalar_type(c10::ScalarType type) noexcept {
 
 struct Forward::State {
   bool failed = false;
+  FailureKind failure = FailureKind::kNone;
   std::string error;
+  DeviceLane* lane = nullptr;         // the calling thread's lane on the runner's device
+  DeviceBackend* backend = nullptr;   // for the fault check after a failure
+  std::optional<c10::Stream> stream;  // the lane's stream, made current around each step
+  bool finished = false;
+  StageDurations durations;
 
-  void fail(std::string message) {
+  void fail(std::string message, FailureKind kind = FailureKind::kModel) {
     failed = true;
+    failure = kind;
     error =
         message.empty() ? std::string("(the exception carried no message)") : std::move(message);
+  }
+
+  // Sorts a caught exception: out of memory, a device that broke, or the model's own error.
+  // Waits for the work already queued first: the caller may release the inputs' memory next.
+  void fail_with(const std::exception& caught, const std::string& context) {
+    std::string message = context + describe(caught);
+    const bool out_of_memory = dynamic_cast<const c10::OutOfMemoryError*>(&caught) != nullptr ||
+                               message.find(kCudaOutOfMemory) != std::string::npos;
+    try {
+      if (lane != nullptr) lane->synchronize();
+    } catch (const std::exception&) {
+      // The fault check below says what broke.
+    }
+    if (lane != nullptr) durations = lane->durations();  // the stages it got through
+    const std::string fault = backend != nullptr ? backend->fault() : std::string();
+    if (!fault.empty()) {
+      fail(fault + " (while: " + message + ")", FailureKind::kDeviceFault);
+    } else if (out_of_memory) {
+      fail(out_of_memory_message(message), FailureKind::kOutOfMemory);
+    } else {
+      fail(std::move(message), FailureKind::kModel);
+    }
+    finished = true;
   }
 
   ReturnKind kind = ReturnKind::kTensor;
@@ -165,6 +223,12 @@ bool Forward::ok() const noexcept {
 std::string_view Forward::error() const noexcept {
   return state_->error;
 }
+FailureKind Forward::failure() const noexcept {
+  return state_->failure;
+}
+StageDurations Forward::durations() const noexcept {
+  return state_->durations;
+}
 ReturnKind Forward::kind() const noexcept {
   return state_->kind;
 }
@@ -175,12 +239,53 @@ std::span<const ModelOutput> Forward::outputs() const noexcept {
 bool Forward::fetch(std::span<const std::size_t> indices) {
   try {
     c10::InferenceMode inference;
+    const StreamScope scope(state_->stream);
     for (const std::size_t index : indices) {
       state_->host.at(index) = state_->tensors.at(index).to(at::kCPU).contiguous();
     }
     return true;
   } catch (const std::exception& error) {
-    state_->fail("copying outputs to host memory failed: " + describe(error));
+    state_->fail_with(error, "copying outputs to host memory failed: ");
+    return false;
+  }
+}
+
+bool Forward::copy_output(std::size_t index, std::span<std::byte> destination) {
+  if (state_->failed) return false;
+  try {
+    c10::InferenceMode inference;
+    const at::Tensor& tensor = state_->tensors.at(index);
+    if (static_cast<std::size_t>(tensor.nbytes()) != destination.size()) {
+      state_->fail("output " + std::to_string(index) + " has " + std::to_string(tensor.nbytes()) +
+                   " bytes but its place holds " + std::to_string(destination.size()));
+      return false;
+    }
+    if (destination.empty()) return true;
+    const StreamScope scope(state_->stream);
+    at::Tensor place = at::from_blob(destination.data(), tensor.sizes(),
+                                     at::TensorOptions().dtype(tensor.scalar_type()));
+    place.copy_(tensor, /*non_blocking=*/true);
+    return true;
+  } catch (const std::exception& error) {
+    state_->fail_with(error, "copying outputs into the response failed: ");
+    return false;
+  }
+}
+
+bool Forward::finish() {
+  State& state = *state_;
+  if (state.finished) return !state.failed;
+  state.finished = true;
+  try {
+    if (state.lane != nullptr) {
+      state.lane->end(Stage::kOutputCopy);
+      state.lane->synchronize();
+      state.durations = state.lane->durations();
+    }
+    return !state.failed;
+  } catch (const std::exception& error) {
+    state.finished = false;  // fail_with synchronizes once more and says what broke
+    state.fail_with(error, "");
     return false;
   }
 }
@@ -196,6 +301,19 @@ struct ModelRunner::State {
   std::string error;
   torch::jit::Module module;
   c10::Device device = c10::Device(c10::kCPU);
+  std::unique_ptr<DeviceBackend> backend;
+  std::string message;  // what pin_host_memory(), device_fault() or describe_device() said last
+
+  std::mutex lanes_mutex;
+  std::unordered_map<std::thread::id, std::unique_ptr<DeviceLane>> lanes;
+
+  // The calling thread's lane, made on its first job.
+  DeviceLane& lane() {
+    const std::lock_guard lock(lanes_mutex);
+    auto& lane = lanes[std::this_thread::get_id()];
+    if (!lane) lane = backend->make_lane();
+    return *lane;
+  }
 };
 
 ModelRunner::ModelRunner() : state_(std::make_unique<State>()) {}
@@ -210,16 +328,24 @@ std::string_view ModelRunner::error() const noexcept {
   return state_->error;
 }
 
-bool ModelRunner::configure_threads(int intra_op_threads) noexcept {
+bool ModelRunner::configure_threads(int intra_op_threads, int inter_op_threads) noexcept {
   try {
-    // Workers are isolated processes, several per host: one inter-op thread each keeps them
-    // from oversubscribing the cores the supervisor shares out through intra-op threads.
-    at::set_num_interop_threads(1);
+    // The supervisor shares the cores out between workers (supervisor/config.hpp, thread_plan):
+    // inter-op threads run torch.jit.fork branches, intra-op threads the work inside one op.
+    at::set_num_interop_threads(inter_op_threads);
     at::set_num_threads(intra_op_threads);
     return true;
   } catch (const std::exception&) {
     return false;
   }
+}
+
+bool ModelRunner::cuda_built() noexcept {
+#ifdef INFERVISOR_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
 }
 
 std::string_view ModelRunner::torch_version() noexcept {
@@ -254,6 +380,17 @@ ModelRunner ModelRunner::load(std::string_view path, std::string_view device_tex
     state.error = "device " + state.device.str() + " is not supported (use cpu or cuda:N)";
     return runner;
   }
+  if (state.device.is_cuda()) {
+#ifdef INFERVISOR_WITH_CUDA
+    state.backend = make_cuda_backend(state.device.index());
+#else
+    state.error = "this worker was built without CUDA support (its libtorch " TORCH_VERSION
+                  " has CUDA, but the build found no CUDA toolkit)";
+    return runner;
+#endif
+  } else {
+    state.backend = make_cpu_backend();
+  }
   try {
     state.module = torch::jit::load(file, state.device);
     state.module.eval();
@@ -267,34 +404,76 @@ Forward ModelRunner::forward(std::span<const InputTensor> inputs) const {
   Forward result;
   Forward::State& out = *result.state_;
   try {
+    out.backend = state_->backend.get();
+    out.lane = &state_->lane();
+    out.stream = out.lane->stream();
     c10::InferenceMode inference;
+    const StreamScope scope(out.stream);
+    out.lane->begin();
+    const bool on_cpu = state_->device.is_cpu();
     std::vector<c10::IValue> arguments;
     arguments.reserve(inputs.size());
     for (const InputTensor& input : inputs) {
       const auto options = at::TensorOptions().dtype(to_scalar_type(input.dtype));
       const c10::IntArrayRef sizes(input.shape.data(), input.shape.size());
-      // Zero copy: the tensor reads the caller's bytes in place. The const_cast is safe because
-      // the worker hands TorchScript read-only inputs; a model that writes into its input would
-      // write into the request ring, which the worker releases right after the response.
-      at::Tensor tensor =
+      // Zero copy on the CPU: the tensor reads the caller's bytes in place. The const_cast is
+      // safe because the worker hands TorchScript read-only inputs; a model that writes into its
+      // input would write into the request ring, which the worker releases right after the
+      // response.
+      at::Tensor host =
           input.data.empty()
               ? at::empty(sizes, options)
               : at::from_blob(const_cast<std::byte*>(input.data.data()), sizes, options);
-      arguments.emplace_back(state_->device.is_cpu() ? std::move(tensor)
-                                                     : tensor.to(state_->device));
+      if (on_cpu) {
+        arguments.emplace_back(std::move(host));
+        continue;
+      }
+      at::Tensor on_device = at::empty(sizes, options.device(state_->device));
+      if (!input.data.empty()) on_device.copy_(host, /*non_blocking=*/true);
+      arguments.emplace_back(std::move(on_device));
     }
+    out.lane->end(Stage::kInputCopy);
     // Module is a handle onto shared state; a local copy lets concurrent callers each run it.
     torch::jit::Module module = state_->module;
     const c10::IValue returned = module.forward(std::move(arguments));
+    out.lane->end(Stage::kForward);
     if (out.collect(returned)) out.publish_views();
+    if (out.failed) {
+      out.finished = false;
+      const std::string message = out.error;
+      out.fail_with(std::runtime_error(message), "");
+    }
   } catch (const std::exception& error) {
-    out.fail(describe(error));
+    out.fail_with(error, "");
   }
   if (out.failed) {
     out.tensors.clear();
     out.outputs.clear();
   }
   return result;
+}
+
+std::string_view ModelRunner::pin_host_memory(std::span<std::byte> memory) const {
+  state_->message = state_->backend ? state_->backend->pin(memory) : std::string();
+  return state_->message;
+}
+
+void ModelRunner::release_cached_memory() const {
+  try {
+    if (state_->backend) state_->backend->release_cached_memory();
+  } catch (const std::exception&) {
+    // Freeing a cache that cannot be freed leaves it as it was; the next job will tell.
+  }
+}
+
+std::string_view ModelRunner::device_fault() const {
+  state_->message = state_->backend ? state_->backend->fault() : std::string();
+  return state_->message;
+}
+
+std::string_view ModelRunner::describe_device() const {
+  state_->message = state_->backend ? state_->backend->describe() : std::string("cpu");
+  return state_->message;
 }
 
 }  // namespace infervisor::worker

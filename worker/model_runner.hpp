@@ -31,6 +31,22 @@ struct InputTensor {
 // The shapes a model's forward() may return that the worker understands.
 enum class ReturnKind { kTensor, kSequence, kDict };
 
+// What one job spent on the device, in nanoseconds: inputs copied to it, forward(), outputs
+// copied into place. Measured by the device (CUDA events) or the clock (CPU).
+struct StageDurations {
+  std::uint64_t input_copy_ns = 0;
+  std::uint64_t forward_ns = 0;
+  std::uint64_t output_copy_ns = 0;
+};
+
+// Why a forward (or its output copies) failed.
+enum class FailureKind {
+  kNone,
+  kModel,        // forward() raised, or returned what the worker cannot answer with
+  kOutOfMemory,  // the device ran out of memory: error() begins "CUDA out of memory"
+  kDeviceFault,  // a sticky device error: the device is unusable, the process must go
+};
+
 // One tensor a forward call returned, described before its bytes are fetched.
 struct ModelOutput {
   std::string_view key;          // the Dict key; empty for a bare tensor or a tuple/list element
@@ -51,9 +67,10 @@ class Forward {
   ~Forward();
 
   // False if forward() raised or returned something other than a Tensor, a tuple or list of
-  // Tensors, or a Dict[str, Tensor]; error() says what.
+  // Tensors, or a Dict[str, Tensor], or a copy failed; error() says what, failure() how bad.
   bool ok() const noexcept;
   std::string_view error() const noexcept;
+  FailureKind failure() const noexcept;
 
   ReturnKind kind() const noexcept;
   std::span<const ModelOutput> outputs() const noexcept;
@@ -64,6 +81,15 @@ class Forward {
   bool fetch(std::span<const std::size_t> indices);
   // Output `index`'s bytes in C order; only for indices fetched successfully.
   std::span<const std::byte> host_bytes(std::size_t index) const noexcept;
+
+  // The job path: queues a copy of output `index` in C order into `destination` (exactly its
+  // bytes, e.g. a reserved response record): asynchronous from a GPU (DMA when `destination` is
+  // pinned), a plain copy on the CPU. Then finish() marks the end of the copies and waits, once,
+  // for all of this job's device work; only then are the bytes in place, the inputs no longer
+  // read, and durations() final. Both return false with error() and failure() on failure.
+  bool copy_output(std::size_t index, std::span<std::byte> destination);
+  bool finish();
+  StageDurations durations() const noexcept;
 
   struct State;
 
@@ -76,7 +102,9 @@ class ModelRunner {
  public:
   // Sizes libtorch's thread pools. Call once, before any other torch work in the process: the
   // inter-op pool can be sized only before it starts. False if libtorch refused.
-  static bool configure_threads(int intra_op_threads) noexcept;
+  static bool configure_threads(int intra_op_threads, int inter_op_threads) noexcept;
+  // Whether this binary can run models on CUDA devices.
+  static bool cuda_built() noexcept;
   // "2.11.0": the libtorch this binary was built against.
   static std::string_view torch_version() noexcept;
 
@@ -93,9 +121,22 @@ class ModelRunner {
   bool ok() const noexcept;
   std::string_view error() const noexcept;
 
-  // Runs forward() in inference mode with `inputs` as positional arguments, moved to the model's
-  // device first. Safe to call from several threads at once: each call gets its own Forward.
+  // Runs forward() in inference mode with `inputs` as positional arguments. On the CPU the
+  // model reads the caller's bytes in place; on a GPU they are copied to the device first,
+  // asynchronously on the calling thread's own stream (DMA when the bytes are pinned). The result
+  // may still be computing: use fetch(), or copy_output() and finish(). Safe to call from several
+  // threads at once: each call gets its own Forward, each thread its own stream.
   Forward forward(std::span<const InputTensor> inputs) const;
+
+  // Page-locks `memory` (the channel's mapping) for the runner's lifetime, so that copies between
+  // it and the device need no staging. Empty: done (nothing to do on a CPU); else why not.
+  std::string_view pin_host_memory(std::span<std::byte> memory) const;
+  // After FailureKind::kOutOfMemory: hands the allocator's cached blocks back to the device.
+  void release_cached_memory() const;
+  // After a failure: empty if the device still works, else the sticky error that breaks it.
+  std::string_view device_fault() const;
+  // For READY: the device's name, UUID and memory in use, or "cpu".
+  std::string_view describe_device() const;
 
   struct State;
 

@@ -5,9 +5,9 @@
 //     writes DIR/<output>.npy for each output (see reference_run.hpp); --threads: intra-op threads
 //
 //   infervisor-reference --model FILE.pt --bench --input-spec SPEC... [--iterations N]
-//       [--threads T] [--device D]
+//       [--threads T] [--device D] [--intra-op-threads N] [--interop-threads N]
 //     prints JSON with in-process latency and throughput (see reference_bench.hpp); --threads:
-//     concurrent caller threads, each with one intra-op thread
+//     concurrent caller threads, each with libtorch's intra-op threads (default 1)
 //
 // Both take --library FILE.so (repeatable): custom operator libraries loaded before the model, as
 // the worker does.
@@ -64,6 +64,10 @@ int run(std::span<char* const> args) {
       reference.out_dir = arg.value;
     } else if (arg.flag == "--input-spec") {
       benchmark.inputs.push_back(parse_tensor_spec(arg.value));
+    } else if (arg.flag == "--intra-op-threads") {
+      benchmark.intra_op_threads = static_cast<int>(parse_int_flag(arg, 1, 1024));
+    } else if (arg.flag == "--interop-threads") {
+      benchmark.interop_threads = static_cast<int>(parse_int_flag(arg, 1, 1024));
     } else if (arg.flag == "--iterations") {
       benchmark.iterations = static_cast<int>(parse_int_flag(arg, 1, 100'000'000));
     } else if (arg.flag == "--library") {
@@ -82,8 +86,10 @@ int run(std::span<char* const> args) {
       throw InfervisorError(ErrorCode::kInvalidArgument, "--bench needs at least one --input-spec");
     }
     benchmark.threads = threads.value_or(benchmark.threads);
-    if (!ModelRunner::configure_threads(1)) {
-      throw InfervisorError(ErrorCode::kSystem, "libtorch refused one intra-op thread");
+    if (!ModelRunner::configure_threads(benchmark.intra_op_threads, benchmark.interop_threads)) {
+      throw InfervisorError(ErrorCode::kSystem,
+                            fmt::format("libtorch refused {} intra-op and {} inter-op threads",
+                                        benchmark.intra_op_threads, benchmark.interop_threads));
     }
     std::cout << run_bench(benchmark) << "\n";
     return 0;
@@ -92,7 +98,7 @@ int run(std::span<char* const> args) {
     throw InfervisorError(ErrorCode::kInvalidArgument,
                           "--input NAME=FILE.npy (at least one) and --out DIR are required");
   }
-  if (!ModelRunner::configure_threads(threads.value_or(1))) {
+  if (!ModelRunner::configure_threads(threads.value_or(1), 1)) {
     throw InfervisorError(ErrorCode::kSystem,
                           fmt::format("libtorch refused {} intra-op threads", threads.value_or(1)));
   }

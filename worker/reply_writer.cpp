@@ -37,10 +37,11 @@ Result<shm::Reservation> ReplyWriter::reserve(shm::RecordType type, std::uint64_
 }
 
 Result<shm::Reservation> ReplyWriter::prepare_error(std::uint64_t job_id, shm::JobErrorKind kind,
-                                                    std::string_view message) noexcept {
+                                                    std::string_view message,
+                                                    const shm::StageTimes& stages) noexcept {
   const std::string_view text = cut_utf8(message, shm::kMaxErrorMessageBytes);
   auto reservation = reserve(shm::RecordType::kError, job_id, shm::error_payload_bytes(text));
-  if (reservation) shm::write_error_payload(reservation->payload, kind, text);
+  if (reservation) shm::write_error_payload(reservation->payload, kind, text, stages);
   return reservation;
 }
 

@@ -27,7 +27,8 @@ class ReplyWriter {
   // Reserves and fills an ERROR record; the caller commits it. The message is cut to
   // shm::kMaxErrorMessageBytes on a UTF-8 character boundary.
   Result<shm::Reservation> prepare_error(std::uint64_t job_id, shm::JobErrorKind kind,
-                                         std::string_view message) noexcept;
+                                         std::string_view message,
+                                         const shm::StageTimes& stages = {}) noexcept;
 
   // Reserves, fills with `text` (may be empty) and commits a record in one go.
   Result<void> send(shm::RecordType type, std::uint64_t job_id, std::string_view text) noexcept;

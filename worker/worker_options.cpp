@@ -88,6 +88,8 @@ WorkerOptions parse_worker_options(std::span<char* const> args) {
         out.model.device = arg.value;
       } else if (arg.flag == "--threads") {
         out.model.threads = static_cast<int>(parse_int_flag(arg, 1, 1024));
+      } else if (arg.flag == "--interop-threads") {
+        out.model.interop_threads = static_cast<int>(parse_int_flag(arg, 1, 1024));
       } else if (arg.flag == "--input") {
         out.model.inputs.push_back(parse_tensor_spec(arg.value));
       } else if (arg.flag == "--output") {

@@ -2,8 +2,10 @@
 //
 //   infervisor-worker --segment NAME --generation N --supervisor-pid PID --wakeup-fd FD
 //       --model-name NAME --model-path FILE.pt --device cpu|cuda:N --threads N
-//       --input SPEC... --output SPEC... [--library FILE.so...] [--spin-us N]
-//       [--log-level info] [--instance K]
+//       --input SPEC... --output SPEC... [--interop-threads N] [--library FILE.so...]
+//       [--spin-us N] [--log-level info] [--instance K]
+//
+// A GPU worker is started with CUDA_VISIBLE_DEVICES set to its one GPU, so --device is cuda:0.
 //
 // SPEC is "name:dtype:d0,d1" with -1 for a free dimension (common/tensor_spec.hpp); inputs are
 // listed in forward() argument order, outputs in output order. Each --library is a custom
@@ -42,7 +44,8 @@ struct ModelOptions {
   std::string name;
   std::string path;
   std::string device;
-  int threads = 1;
+  int threads = 1;          // intra-op
+  int interop_threads = 1;  // inter-op: torch.jit.fork branches
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<std::string> libraries;

@@ -22,27 +22,30 @@ std::string config_yaml(const DaemonSettings& settings, const std::filesystem::p
   std::string yaml = fmt::format(
       "socket: {}\n"
       "tcp: off\n"
-      "log_level: info\n"
-      "startup_timeout: 60s\n"
+      "log_level: {}\n"
+      "startup_timeout: 120s\n"
       // Unique per run: two benchmarks (or a test) at once must not meet in /dev/shm.
       "shm_prefix: ivbench{}\n"
       "worker_path: {}\n",
-      socket.string(), ::getpid(), (settings.bin_dir / "infervisor-worker").string());
+      socket.string(), settings.log_level, ::getpid(),
+      (settings.bin_dir / "infervisor-worker").string());
   if (!settings.spin.empty()) yaml += fmt::format("spin: {}\n", settings.spin);
   if (!settings.spin_while_busy.empty())
     yaml += fmt::format("spin_while_busy: {}\n", settings.spin_while_busy);
   yaml += fmt::format(
       "models:\n"
-      "  - name: mlp\n"
+      "  - name: {}\n"
       "    path: {}\n"
-      "    instances: {{count: {}, device: cpu}}\n",
-      settings.model.string(), settings.workers);
+      "    instances: {{count: {}, device: '{}'}}\n",
+      settings.model_name, settings.model.string(), settings.workers, settings.device);
   if (settings.max_inflight) yaml += fmt::format("    max_inflight: {}\n", *settings.max_inflight);
-  yaml +=
+  yaml += settings.model_extra;
+  yaml += fmt::format(
       "    inputs:\n"
-      "      - {name: x, dtype: FP32, shape: [-1, 256]}\n"
+      "      - {}\n"
       "    outputs:\n"
-      "      - {name: y, dtype: FP32, shape: [-1, 256]}\n";
+      "      - {}\n",
+      settings.input, settings.output);
   return yaml;
 }
 

@@ -1,6 +1,7 @@
 // The infervisord under test, started as a user would start it: a config file of its own
-// (the example MLP, its own socket and shm prefix, the build's worker), `infervisord --config
-// FILE`, stopped with SIGTERM. Its log goes to a file, quoted when something fails.
+// (one model, by default the example MLP on the CPU; its own socket and shm prefix; the build's
+// worker), `infervisord --config FILE`, stopped with SIGTERM. Its log goes to a file, quoted when
+// something fails. The GPU benchmark (bench/gpu) starts its daemons with this too.
 #pragma once
 
 #include <sys/types.h>
@@ -18,8 +19,14 @@ namespace infervisor::bench::e2e {
 
 struct DaemonSettings {
   std::filesystem::path bin_dir;  // infervisord and infervisor-worker
-  std::filesystem::path model;    // the MLP, served as "mlp" with x, y: FP32 [-1, 256]
+  std::filesystem::path model;    // the TorchScript file
+  std::string model_name = "mlp";
+  std::string input = "{name: x, dtype: FP32, shape: [-1, 256]}";   // the model's one input
+  std::string output = "{name: y, dtype: FP32, shape: [-1, 256]}";  // and its one output
+  std::string device = "cpu";                                       // the instance group's device
   int workers = 2;
+  std::string log_level = "info";
+  std::string model_extra;          // more keys of the model, "    key: value\n" lines
   std::string spin;                 // the config's `spin`; empty: the daemon's default
   std::string spin_while_busy;      // the config's `spin_while_busy`; empty: the default
   std::optional<int> max_inflight;  // the model's `max_inflight`; nullopt: the default
@@ -45,6 +52,7 @@ class DaemonProcess {
   // The daemon's children now: its workers.
   std::vector<pid_t> worker_pids() const;
   const std::filesystem::path& socket() const noexcept { return socket_; }
+  const std::filesystem::path& log_path() const noexcept { return log_; }
   std::string log_tail(std::size_t bytes = 2000) const;
 
  private:

@@ -50,16 +50,17 @@ const json::object& object_at(const json::object& object, std::string_view key) 
 InProcessBaseline run_in_process_baseline(const std::filesystem::path& reference,
                                           const std::filesystem::path& model,
                                           const std::string& input_spec, int threads,
-                                          int iterations) {
-  const std::vector<std::string> args{"--model",
-                                      model.string(),
-                                      "--bench",
-                                      "--input-spec",
-                                      input_spec,
-                                      "--threads",
-                                      std::to_string(threads),
-                                      "--iterations",
-                                      std::to_string(iterations)};
+                                          int iterations, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--model",
+                                model.string(),
+                                "--bench",
+                                "--input-spec",
+                                input_spec,
+                                "--threads",
+                                std::to_string(threads),
+                                "--iterations",
+                                std::to_string(iterations)};
+  args.insert(args.end(), extra.begin(), extra.end());
   const std::string command = fmt::format("{} {}", reference.string(), fmt::join(args, " "));
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0)
@@ -71,7 +72,7 @@ InProcessBaseline run_in_process_baseline(const std::filesystem::path& reference
   ChildProcess process = ChildProcess::spawn(reference, args, spawn);
   write_end.reset();  // EOF comes when the child's copy closes
   const std::string output = read_to_end(read_end.get());
-  const auto status = process.wait_for(std::chrono::seconds(60));
+  const auto status = process.wait_for(std::chrono::seconds(600));
   if (!status || !status->success()) {
     throw std::runtime_error(fmt::format(
         "`{}` {}", command, status ? status->describe() : "did not exit after closing stdout"));
@@ -96,6 +97,22 @@ InProcessBaseline run_in_process_baseline(const std::filesystem::path& reference
   baseline.threads = static_cast<int>(number_at(throughput, "threads"));
   baseline.forwards = number_at(throughput, "forwards");
   baseline.forwards_per_s = number_at(throughput, "forwards_per_s");
+  if (const auto* threads_value = top.if_contains("intra_op_threads");
+      threads_value && threads_value->is_number()) {
+    baseline.intra_op_threads = threads_value->to_number<int>();
+  }
+  if (const auto* threads_value = top.if_contains("interop_threads");
+      threads_value && threads_value->is_number()) {
+    baseline.interop_threads = threads_value->to_number<int>();
+  }
+  if (const auto* text = top.if_contains("device_description"); text && text->is_string()) {
+    baseline.device_description = std::string(text->get_string());
+  }
+  if (const auto* stages = top.if_contains("stages_us"); stages && stages->is_object()) {
+    baseline.input_copy_us = number_at(stages->get_object(), "input_copy");
+    baseline.forward_us = number_at(stages->get_object(), "forward");
+    baseline.output_copy_us = number_at(stages->get_object(), "output_copy");
+  }
   return baseline;
 }
 

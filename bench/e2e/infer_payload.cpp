@@ -11,15 +11,15 @@
 namespace infervisor::bench::e2e {
 namespace {
 
-constexpr std::int64_t kFeatures = 256;
-constexpr std::size_t kOutputBytes = kFeatures * sizeof(float);
-
 // Varied values, not zeros: JSON parsing cost depends on how long the numbers are written.
-client::Tensor input_tensor() {
-  client::Tensor tensor{"x", DType::kFloat32, {1, kFeatures}, {}};
-  tensor.data.resize(kOutputBytes);
-  for (std::int64_t i = 0; i < kFeatures; ++i) {
-    const float value = std::sin(0.1f * static_cast<float>(i));
+client::Tensor input_tensor(const std::vector<std::int64_t>& shape) {
+  client::Tensor tensor{"x", DType::kFloat32, shape, {}};
+  std::size_t elements = 1;
+  for (const auto dim : shape)
+    elements *= static_cast<std::size_t>(dim);
+  tensor.data.resize(elements * sizeof(float));
+  for (std::size_t i = 0; i < elements; ++i) {
+    const float value = std::sin(0.1f * static_cast<float>(i % 4096));
     std::memcpy(tensor.data.data() + i * sizeof(float), &value, sizeof(float));
   }
   return tensor;
@@ -27,10 +27,10 @@ client::Tensor input_tensor() {
 
 }  // namespace
 
-InferPayload make_infer_payload(TensorEncoding encoding) {
+InferPayload make_infer_payload(TensorEncoding encoding, const PayloadShape& shape) {
   client::InferRequest request;
-  request.model = "mlp";
-  request.inputs.push_back(input_tensor());
+  request.model = shape.model;
+  request.inputs.push_back(input_tensor(shape.shape));
   request.binary = encoding == TensorEncoding::kBinary;
   // Same encoder as infervisor_client: binary mode also asks for binary outputs.
   const auto encoded = client::encode_infer_request(request);
@@ -43,12 +43,12 @@ InferPayload make_infer_payload(TensorEncoding encoding) {
       "Host: localhost\r\n"
       "Content-Type: {}\r\n"
       "Content-Length: {}\r\n",
-      client::model_target("mlp"), encoded.binary ? "application/octet-stream" : "application/json",
-      body.size());
+      client::model_target(shape.model),
+      encoded.binary ? "application/octet-stream" : "application/json", body.size());
   if (encoded.binary) {
     headers += fmt::format("Inference-Header-Content-Length: {}\r\n", encoded.json.size());
   }
-  return {encoding, headers + "\r\n" + body};
+  return {encoding, headers + "\r\n" + body, shape.output_elements * sizeof(float)};
 }
 
 std::string check_reply(const InferPayload& payload, unsigned status,
@@ -64,10 +64,10 @@ std::string check_reply(const InferPayload& payload, unsigned status,
   if (ec != std::errc() || end != header_length->data() + header_length->size()) {
     return fmt::format("Inference-Header-Content-Length '{}'", *header_length);
   }
-  if (json_bytes + kOutputBytes != body_size) {
+  if (json_bytes + payload.output_bytes != body_size) {
     return fmt::format(
         "a {}-byte body with a {}-byte JSON header; expected {} output bytes after it", body_size,
-        json_bytes, kOutputBytes);
+        json_bytes, payload.output_bytes);
   }
   return {};
 }

@@ -1,12 +1,15 @@
-// The one request every load-generator connection sends, built once: POST /v2/models/mlp/infer
-// with a batch-1 [1, 256] FP32 input, as raw HTTP/1.1 bytes ready to write. Building it per
-// request would put the client's encoding cost into the daemon's numbers on a shared CPU.
+// The one request every load-generator connection sends, built once: by default POST
+// /v2/models/mlp/infer with a batch-1 [1, 256] FP32 input, as raw HTTP/1.1 bytes ready to write.
+// Building it per request would put the client's encoding cost into the daemon's numbers on a
+// shared CPU.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace infervisor::bench::e2e {
 
@@ -18,12 +21,20 @@ enum class TensorEncoding {
 struct InferPayload {
   TensorEncoding encoding = TensorEncoding::kBinary;
   std::string http_request;  // request line, headers and body
+  std::size_t output_bytes = 0;
 };
 
-InferPayload make_infer_payload(TensorEncoding encoding);
+// One FP32 input `x` of `shape` for `model`, whose one FP32 output has `output_elements`.
+struct PayloadShape {
+  std::string model = "mlp";
+  std::vector<std::int64_t> shape{1, 256};
+  std::size_t output_elements = 256;
+};
+
+InferPayload make_infer_payload(TensorEncoding encoding, const PayloadShape& shape = {});
 
 // Empty if a reply with this status, Inference-Header-Content-Length and body size is what the
-// request must get (200; in binary, a JSON header then exactly the [1, 256] FP32 output's bytes);
+// request must get (200; in binary, a JSON header then exactly the output's bytes);
 // otherwise what is wrong.
 std::string check_reply(const InferPayload& payload, unsigned status,
                         std::optional<std::string_view> header_length, std::size_t body_size);

@@ -14,21 +14,23 @@
 #include <string_view>
 #include <utility>
 
+#include "bench/common/machine.hpp"
+#include "bench/common/socket_transfer.hpp"
 #include "bench/e2e/cpu_accounting.hpp"
 #include "bench/e2e/daemon_process.hpp"
 #include "bench/e2e/in_process_baseline.hpp"
 #include "bench/e2e/infer_payload.hpp"
 #include "bench/e2e/load_generator.hpp"
-#include "bench/e2e/machine.hpp"
 #include "bench/e2e/options.hpp"
 #include "bench/e2e/report.hpp"
-#include "bench/e2e/socket_round_trip.hpp"
 #include "common/cli_args.hpp"
 
 namespace infervisor::bench::e2e {
 namespace {
 
 constexpr int kWorkers = 2;
+// The flag that turns this executable into the socket echo peer.
+constexpr const char* kSocketEchoFlag = "--socket-echo";
 constexpr int kInflight[] = {1, 8, 64};
 // As the issue states the baseline: batch 1, and as many caller threads as workers.
 constexpr const char* kInputSpec = "x:float32:1,256";
@@ -67,8 +69,9 @@ int run(const Options& options) {
 
   progress("Unix socket round trips: 3 x {}", options.socket_round_trips);
   const auto socket_floor = [&](Placement placement) {
-    return measure_socket_round_trip(options.self, placement, options.socket_round_trips / 10,
-                                     options.socket_round_trips);
+    auto samples = socket_round_trips({options.self, {kSocketEchoFlag}}, pinning_for(placement),
+                                      options.socket_round_trips / 10, options.socket_round_trips);
+    return summarize(samples);
   };
   results.socket = socket_floor(Placement::kScheduler);
   results.socket_same_cpu = socket_floor(Placement::kSameCpu);
@@ -81,8 +84,14 @@ int run(const Options& options) {
                               kInputSpec, kWorkers, options.baseline_iterations);
 
   progress("starting infervisord with {} workers", kWorkers);
-  DaemonProcess daemon({options.bin_dir(), options.model(), kWorkers, options.spin,
-                        options.spin_while_busy, options.max_inflight});
+  DaemonSettings settings;
+  settings.bin_dir = options.bin_dir();
+  settings.model = options.model();
+  settings.workers = kWorkers;
+  settings.spin = options.spin;
+  settings.spin_while_busy = options.spin_while_busy;
+  settings.max_inflight = options.max_inflight;
+  DaemonProcess daemon(settings);
   daemon.wait_ready(std::chrono::seconds(60));
   const std::vector<pid_t> workers = daemon.worker_pids();
   for (const int inflight : kInflight) {
@@ -124,7 +133,7 @@ int main(int argc, char** argv) {
   namespace e2e = infervisor::bench::e2e;
   const std::span<char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
   if (args.size() == 1 && std::string_view(args[0]) == e2e::kSocketEchoFlag) {
-    return e2e::serve_socket_echo();
+    return infervisor::bench::serve_socket_echo();
   }
   if (args.size() == 1 &&
       (std::string_view(args[0]) == "--help" || std::string_view(args[0]) == "-h")) {

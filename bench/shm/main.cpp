@@ -15,13 +15,16 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <span>
+#include <string>
 #include <string_view>
 
-#include "bench/shm/machine.hpp"
+#include "bench/common/cpu_pinning.hpp"
+#include "bench/common/machine.hpp"
+#include "bench/common/socket_transfer.hpp"
 #include "bench/shm/ping_pong.hpp"
 #include "bench/shm/ring_round_trip.hpp"
-#include "bench/shm/socket_round_trip.hpp"
 #include "bench/shm/streaming.hpp"
 #include "common/cli_args.hpp"
 
@@ -42,7 +45,7 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 int serve(std::string_view role, std::span<char* const> args) {
   if (role == "ring-echo") return serve_ring_echo(args);
   if (role == "ping-pong") return serve_ping_pong(args);
-  if (role == "socket-echo") return serve_socket_echo(args);
+  if (role == "socket-echo") return serve_socket_echo();
   if (role == "stream-consume") return serve_stream_consumer(args);
   fmt::print(stderr, "unknown peer role '{}'\n", role);
   return 2;
@@ -57,15 +60,18 @@ double print_latency_row(std::string_view path, const RoundTrips& trips, bool co
   return latency.p50_us;
 }
 
-int run(bool pin_cpus) {
+int run(const std::filesystem::path& self, bool pin_cpus) {
+  // Before pinning, which leaves this process one CPU to see.
+  const std::string machine =
+      fmt::format("{}, load average {} at start", describe_machine(), load_average());
   std::optional<int> peer_cpu;
   std::string pinning = "none";
   if (pin_cpus) {
-    const auto cpus = two_cpus();
+    const auto cpus = first_two_cpus();
     if (!cpus) {
       pinning = "none (fewer than two CPUs to run on)";
     } else {
-      pin(0, cpus->first);
+      pin_to_cpu(0, cpus->first);
       peer_cpu = cpus->second;
       pinning =
           fmt::format("this process on CPU {}, its peer on CPU {}", cpus->first, cpus->second);
@@ -74,29 +80,34 @@ int run(bool pin_cpus) {
   const auto began = std::chrono::system_clock::now();
   fmt::print("infervisor-bench-shm, {:%Y-%m-%d %H:%M:%S} UTC\n",
              std::chrono::floor<std::chrono::seconds>(began));
-  fmt::print("machine: {}\n", describe_machine());
+  fmt::print("machine: {}\n", machine);
   fmt::print("build:   {} ({}), pinning: {}\n\n", INFERVISOR_BUILD_TYPE, __VERSION__, pinning);
   std::fflush(stdout);
 
   fmt::print("64-byte round trip between two processes (microseconds)\n");
   fmt::print("  {:<44} {:>7} {:>8} {:>8} {:>8} {:>12}\n", "path", "n", "p50", "p99", "mean",
              "wakeups/msg");
-  RoundTrips ring, spin;
+  RoundTrips ring, daemon_ring, spin;
   for (int block = 0; block < kBlocks; ++block) {
     ring.append(measure_ring_round_trip(kBlockWarmUp, kBlockRoundTrips, peer_cpu));
+    daemon_ring.append(
+        measure_ring_round_trip(kBlockWarmUp, kBlockRoundTrips, peer_cpu, SupervisorSide::kDaemon));
     spin.append(
         measure_ping_pong(PingPongKind::kSpinThenPark, kBlockWarmUp, kBlockRoundTrips, peer_cpu));
   }
   const double ring_p50 =
       print_latency_row("shm rings: request ring, then response ring", ring, true);
+  print_latency_row("shm rings, daemon's way (try_*, eventfd)", daemon_ring, true);
   const double spin_p50 = print_latency_row("floor: spin-then-park atomic ping-pong", spin, true);
   print_latency_row(
       "floor: futex, both sides always park",
       measure_ping_pong(PingPongKind::kFutex, kSlowRoundTrips / 10, kSlowRoundTrips, peer_cpu),
       true);
-  print_latency_row("floor: Unix socketpair, blocking",
-                    measure_socket_round_trip(kSlowRoundTrips / 10, kSlowRoundTrips, peer_cpu),
-                    false);
+  RoundTrips socket;
+  // This process is pinned already (if at all); the peer goes to the other CPU.
+  socket.samples = socket_round_trips({self, {"--peer", "socket-echo"}}, {std::nullopt, peer_cpu},
+                                      kSlowRoundTrips / 10, kSlowRoundTrips);
+  print_latency_row("floor: Unix socketpair, blocking", socket, false);
   fmt::print("  ring p50 / spin-then-park p50: {:.2f}x (target <= 1.5x)\n\n", ring_p50 / spin_p50);
   std::fflush(stdout);
 
@@ -136,7 +147,7 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "usage: {} [--no-pin]\n", args[0]);
       return 2;
     }
-    return infervisor::bench::run(pin);
+    return infervisor::bench::run(std::filesystem::read_symlink("/proc/self/exe"), pin);
   } catch (const std::exception& error) {
     fmt::print(stderr, "{}: {}\n", args.size() >= 3 ? "peer" : "infervisor-bench-shm",
                error.what());

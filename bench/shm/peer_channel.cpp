@@ -7,16 +7,18 @@
 
 namespace infervisor::bench {
 
-std::vector<std::string> channel_arguments(const shm::SupervisorChannel& channel) {
+std::vector<std::string> channel_arguments(const shm::SupervisorChannel& channel, int wakeup_fd) {
   return {channel.segment.name(), std::to_string(channel.segment.generation()),
-          std::to_string(::getpid())};
+          std::to_string(::getpid()), std::to_string(wakeup_fd)};
 }
 
 shm::WorkerChannel open_worker_channel(std::span<char* const> args) {
-  if (args.size() < 3) throw std::invalid_argument("peer: segment name, generation, pid expected");
+  if (args.size() < 4) {
+    throw std::invalid_argument("peer: segment name, generation, pid, wake-up fd expected");
+  }
   const shm::SegmentExpectation expected{std::stoull(args[1]),
                                          static_cast<pid_t>(std::stol(args[2]))};
-  return shm::WorkerChannel::open(args[0], expected, -1).value();
+  return shm::WorkerChannel::open(args[0], expected, std::stoi(args[3])).value();
 }
 
 PeerReport shut_down_peer(shm::SupervisorChannel& channel, const shm::SpinPolicy& policy) {

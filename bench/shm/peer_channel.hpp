@@ -11,10 +11,12 @@
 
 namespace infervisor::bench {
 
-// The arguments a peer needs to open `channel`: segment name, generation, supervisor pid.
-std::vector<std::string> channel_arguments(const shm::SupervisorChannel& channel);
+// The arguments a peer needs to open `channel`: segment name, generation, supervisor pid, and
+// the eventfd it rings when this side is parked (-1: a futex, as in the blocking calls).
+std::vector<std::string> channel_arguments(const shm::SupervisorChannel& channel,
+                                           int wakeup_fd = -1);
 
-// Opens the channel named by the first three of `args` (see channel_arguments). Throws on error.
+// Opens the channel named by the first four of `args` (see channel_arguments). Throws on error.
 shm::WorkerChannel open_worker_channel(std::span<char* const> args);
 
 // Supervisor side: sends SHUTDOWN and returns the peer's report from its SHUTDOWN_ACK.

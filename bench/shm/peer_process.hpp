@@ -17,7 +17,9 @@ class PeerProcess {
   // Spawns "<this executable> --peer <args...>" with posix_spawn and pins it to `cpu` if given.
   // `stdin_fd` >= 0 becomes the peer's standard input (the socket floor hands it one end of a
   // socketpair that way). Throws InfervisorError if it cannot.
-  PeerProcess(const std::vector<std::string>& args, std::optional<int> cpu, int stdin_fd = -1);
+  // `inherit_fd` >= 0 stays open in the peer under the same number (an eventfd to ring).
+  PeerProcess(const std::vector<std::string>& args, std::optional<int> cpu, int stdin_fd = -1,
+              int inherit_fd = -1);
   PeerProcess(const PeerProcess&) = delete;
   PeerProcess& operator=(const PeerProcess&) = delete;
 

@@ -94,6 +94,23 @@ TEST(ChildProcess_test, CanRunInItsOwnProcessGroup) {
   EXPECT_FALSE(shared_group.wait().success());
 }
 
+TEST(ChildProcess_test, EnvironmentEntriesReplaceOrAddToTheParents) {
+  ::setenv("INFERVISOR_TEST_KEPT", "kept", 1);
+  ::setenv("INFERVISOR_TEST_REPLACED", "old", 1);
+  SpawnOptions options;
+  options.environment = {"INFERVISOR_TEST_REPLACED=new", "INFERVISOR_TEST_ADDED=", "A=1", "A=2"};
+  auto sut = ChildProcess::spawn(
+      "/bin/sh",
+      {"-c",
+       "test \"$INFERVISOR_TEST_KEPT\" = kept && test \"$INFERVISOR_TEST_REPLACED\" = new && "
+       "test \"${INFERVISOR_TEST_ADDED-unset}\" = '' && test \"$A\" = 2 && "
+       "test $(env | grep -c '^INFERVISOR_TEST_REPLACED=') -eq 1"},
+      options);
+  EXPECT_TRUE(sut.wait().success());
+  ::unsetenv("INFERVISOR_TEST_KEPT");
+  ::unsetenv("INFERVISOR_TEST_REPLACED");
+}
+
 TEST(ChildProcess_test, AMissingExecutableIsAClearError) {
   try {
     auto sut = ChildProcess::spawn("/nonexistent/infervisor-worker", {});

@@ -56,11 +56,11 @@ RunningDaemon::RunningDaemon(const std::string& models_yaml, const std::string& 
       settings += fmt::format("{}: {}\n", key, value);
     }
   };
+  default_to("log_level", "info");
   default_to("startup_timeout", "60s");
   default_to("worker_path", (bin_dir() / "infervisor-worker").string());
-  std::ofstream(config_) << fmt::format(
-      "socket: {}\nshm_prefix: {}\nlog_level: info\n{}models:\n{}", socket_.string(), shm_prefix_,
-      settings, models_yaml);
+  std::ofstream(config_) << fmt::format("socket: {}\nshm_prefix: {}\n{}models:\n{}",
+                                        socket_.string(), shm_prefix_, settings, models_yaml);
 }
 
 RunningDaemon::~RunningDaemon() {

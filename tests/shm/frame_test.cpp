@@ -23,9 +23,11 @@ using testing::ShmFixture;
 // The wire layout as frame.cpp defines it. The corruption tests poke these offsets; the
 // WireLayoutIsWhatTheseTestsPoke test fails first if frame.cpp changes it.
 namespace wire {
-constexpr std::size_t kHeaderBytes = 168;
+constexpr std::size_t kHeaderBytes = 192;
 constexpr std::size_t kMagic = 0, kVersion = 4, kKind = 6, kJobId = 8, kFrameBytes = 16,
-                      kTensorCount = 24, kOutputNameCount = 28, kModelNameBytes = 32;
+                      kTensorCount = 24, kOutputNameCount = 28, kModelNameBytes = 32,
+                      kStageTimes = 40;
+constexpr std::size_t kErrorHeaderBytes = 40, kErrorVersion = 8, kErrorStageTimes = 16;
 constexpr std::size_t kDescriptorBytes = 152;
 constexpr std::size_t kNameBytes = 0, kDType = 4, kNDim = 5, kDims = 72, kByteSize = 136,
                       kOffset = 144;
@@ -139,6 +141,35 @@ TEST_F(Frame_test, WireLayoutIsWhatTheseTestsPoke) {
   EXPECT_EQ(peek_at<std::uint64_t>(frame.bytes, wire::descriptor(1) + wire::kOffset),
             frame.plan.payload_offsets[1]);
   EXPECT_EQ(peek_at<std::uint32_t>(frame.bytes, wire::output_name(2, 2)), 1u);
+  EXPECT_EQ(peek_at<std::uint16_t>(frame.bytes, wire::kVersion), 2);
+  auto with_times = frame.bytes;
+  write_stage_times(with_times, {1, 2, 3});
+  EXPECT_EQ(peek_at<std::uint64_t>(with_times, wire::kStageTimes), 1u);
+  EXPECT_EQ(peek_at<std::uint64_t>(with_times, wire::kStageTimes + 16), 3u);
+}
+
+TEST_F(Frame_test, StageTimesTravelInResponses) {
+  const std::int64_t dims[] = {2};
+  const TensorLayout tensors[] = {{"y", DType::kFloat32, dims}};
+  auto frame = encode("m", tensors, {}, FrameKind::kResponse);
+  const auto before = decode_frame(frame.bytes, kJob);
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_EQ(before->stages, StageTimes{});
+  const StageTimes stages{1'500, 2'000'000, kMaxStageNanoseconds};
+  write_stage_times(frame.bytes, stages);
+  const auto sut = decode_frame(frame.bytes, kJob);
+  ASSERT_TRUE(sut) << sut.error().message;
+  EXPECT_EQ(sut->stages, stages);
+  const auto only_times = decode_stage_times(frame.bytes, false);
+  ASSERT_TRUE(only_times) << only_times.error().message;
+  EXPECT_EQ(*only_times, stages);
+
+  write_stage_times(frame.bytes, {0, kMaxStageNanoseconds + 1, 0});
+  ASSERT_FALSE(decode_frame(frame.bytes, kJob));
+  const auto refused = decode_stage_times(frame.bytes, false);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("beyond"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(decode_stage_times(std::span(frame.bytes).first(wire::kHeaderBytes - 1), false));
 }
 
 TEST_F(Frame_test, EveryDTypeRoundTrips) {
@@ -363,7 +394,11 @@ constexpr auto kU64Max = std::numeric_limits<std::uint64_t>::max();
 const BadFrame kBadFrames[] = {
     // The frame header.
     {"magic", [](auto& f) { poke<std::uint32_t>(f, wire::kMagic, 0x52465648); }, "magic"},
-    {"version", [](auto& f) { poke<std::uint16_t>(f, wire::kVersion, 2); }, "version 2"},
+    {"version", [](auto& f) { poke<std::uint16_t>(f, wire::kVersion, 1); }, "version 1"},
+    {"stage_times_in_a_request", [](auto& f) { poke<std::uint64_t>(f, wire::kStageTimes + 8, 1); },
+     "carries stage times"},
+    {"stage_time_huge", [](auto& f) { poke<std::uint64_t>(f, wire::kStageTimes, kU64Max); },
+     "beyond"},
     {"kind_zero", [](auto& f) { poke<std::uint16_t>(f, wire::kKind, 0); }, "kind 0"},
     {"kind_three", [](auto& f) { poke<std::uint16_t>(f, wire::kKind, 3); }, "kind 3"},
     {"job_id", [](auto& f) { poke<std::uint64_t>(f, wire::kJobId, kJob + 1); }, "job 43"},
@@ -520,11 +555,16 @@ TEST_F(Frame_test, ErrorPayloadsRoundTrip) {
          {std::string_view(""), std::string_view("forward() raised"),
           std::string_view(long_message)}) {
       std::vector<std::byte> payload(error_payload_bytes(message));
-      write_error_payload(payload, kind, message);
+      const StageTimes stages{7, message.size(), 9};
+      write_error_payload(payload, kind, message, stages);
       const auto sut = decode_error_payload(payload);
       ASSERT_TRUE(sut) << sut.error().message;
       EXPECT_EQ(sut->kind, kind);
       EXPECT_EQ(sut->message, message.substr(0, kMaxErrorMessageBytes));
+      EXPECT_EQ(sut->stages, stages);
+      const auto only_times = decode_stage_times(payload, true);
+      ASSERT_TRUE(only_times) << only_times.error().message;
+      EXPECT_EQ(*only_times, stages);
     }
   }
 }
@@ -538,9 +578,16 @@ TEST_F(Frame_test, CorruptErrorPayloadsAreRefused) {
     EXPECT_EQ(sut.error().code, ErrorCode::kCorrupt);
     EXPECT_NE(sut.error().message.find(says), std::string::npos) << sut.error().message;
   };
-  for (std::size_t length = 0; length < 8; ++length) {
+  for (std::size_t length = 0; length < wire::kErrorHeaderBytes; ++length) {
     refused(std::span(valid).first(length), "has no header");
   }
+  auto old = valid;
+  poke<std::uint16_t>(old, wire::kErrorVersion, 1);
+  refused(old, "version 1");
+  EXPECT_FALSE(decode_stage_times(old, true));
+  auto slow = valid;
+  poke<std::uint64_t>(slow, wire::kErrorStageTimes + 16, kMaxStageNanoseconds + 1);
+  refused(slow, "beyond");
   auto bad = valid;
   poke<std::uint32_t>(bad, 0, 0);
   refused(bad, "unknown kind 0");
@@ -552,7 +599,7 @@ TEST_F(Frame_test, CorruptErrorPayloadsAreRefused) {
   poke<std::uint32_t>(bad, 4, 0xffffffff);
   refused(bad, "overruns");
   // Longer than any message may be, even though the record holds it.
-  std::vector<std::byte> roomy(8 + kMaxErrorMessageBytes + 1);
+  std::vector<std::byte> roomy(wire::kErrorHeaderBytes + kMaxErrorMessageBytes + 1);
   write_error_payload(roomy, JobErrorKind::kInternal, "x");
   poke<std::uint32_t>(roomy, 4, kMaxErrorMessageBytes + 1);
   refused(roomy, "overruns");

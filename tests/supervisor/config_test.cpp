@@ -65,7 +65,8 @@ TEST_F(Config_test, ParsesAFullConfig) {
   EXPECT_EQ(model.version, "7");
   EXPECT_EQ(model.path, folder_ / "model.pt");  // relative to the config file's folder
   ASSERT_EQ(model.instance_groups.size(), 2u);
-  EXPECT_EQ(model.instance_groups[1].device, (DeviceSpec{DeviceSpec::Kind::kCuda, 1}));
+  EXPECT_EQ(model.instance_groups[1].device, (DeviceSpec{DeviceSpec::Kind::kCuda, 1, {}}));
+  EXPECT_FALSE(model.instance_groups[1].every_gpu);
   EXPECT_EQ(total_instances(model), 3);
   EXPECT_EQ(model.intra_op_threads, 3);
   EXPECT_EQ(model.ring_bytes, 1u << 20);
@@ -109,11 +110,55 @@ TEST_F(Config_test, AMissingLibraryNamesTheFileTheLineAndTheKey) {
 }
 
 TEST_F(Config_test, CpuThreadsShareTheCoresWithoutOversubscribing) {
+  constexpr auto kCpu = DeviceSpec::Kind::kCpu;
   auto config = parse(model_with("    instances: {count: 3}\n"));
-  EXPECT_EQ(effective_threads(config, config.models[0], 8), 2);  // floor(8 / 3)
-  EXPECT_EQ(effective_threads(config, config.models[0], 2), 1);  // at least 1
+  EXPECT_EQ(thread_plan(config, config.models[0], kCpu, 8), (ThreadPlan{2, 1}));  // floor(8 / 3)
+  EXPECT_EQ(thread_plan(config, config.models[0], kCpu, 2), (ThreadPlan{1, 1}));  // at least 1
   config.models[0].intra_op_threads = 5;
-  EXPECT_EQ(effective_threads(config, config.models[0], 2), 5);  // explicit wins
+  EXPECT_EQ(thread_plan(config, config.models[0], kCpu, 2), (ThreadPlan{5, 1}));  // explicit wins
+}
+
+TEST_F(Config_test, GpuWorkersCountInTheShareAndGetTheGpuDefault) {
+  // 2 CPU workers and 2 GPU workers share 16 cores: 4 each at most.
+  auto config = parse(model_with("    instances: [{count: 2}, {count: 2, device: 'cuda:0'}]\n"));
+  const auto& model = config.models[0];
+  EXPECT_EQ(thread_plan(config, model, DeviceSpec::Kind::kCpu, 16), (ThreadPlan{4, 1}));
+  EXPECT_EQ(thread_plan(config, model, DeviceSpec::Kind::kCuda, 16),
+            (ThreadPlan{std::min(kGpuIntraOpThreads, 4), 1}));
+  EXPECT_EQ(thread_plan(config, model, DeviceSpec::Kind::kCuda, 2), (ThreadPlan{1, 1}));
+}
+
+TEST_F(Config_test, InteropThreadsAreAModelKey) {
+  auto config = parse(model_with("    threads: 2\n    interop_threads: 3\n"));
+  EXPECT_EQ(config.models[0].interop_threads, 3);
+  EXPECT_EQ(thread_plan(config, config.models[0], DeviceSpec::Kind::kCpu, 64), (ThreadPlan{2, 3}));
+  config = parse(model_with(""));
+  EXPECT_EQ(config.models[0].interop_threads, 0);  // default: 1
+  EXPECT_EQ(thread_plan(config, config.models[0], DeviceSpec::Kind::kCpu, 64).inter_op, 1);
+}
+
+TEST_F(Config_test, GpuModelsSpinLongerUnlessTheConfigSaysOtherwise) {
+  auto config = parse(model_with(""));
+  EXPECT_EQ(config.spin, std::chrono::microseconds(50));
+  EXPECT_EQ(config.spin_while_busy, std::chrono::milliseconds(1));
+  config = parse(model_with("    instances: {device: cuda}\n"));
+  EXPECT_EQ(config.spin, DaemonConfig::kGpuSpin);
+  EXPECT_EQ(config.spin_while_busy, DaemonConfig::kGpuSpinWhileBusy);
+  config =
+      parse("spin: 20us\nspin_while_busy: 2ms\n" + model_with("    instances: {device: cuda}\n"));
+  EXPECT_EQ(config.spin, std::chrono::microseconds(20));
+  EXPECT_EQ(config.spin_while_busy, std::chrono::milliseconds(2));
+}
+
+TEST_F(Config_test, DeviceCudaMeansEveryGpuOrTheListedOnes) {
+  auto config = parse(model_with("    instances: {count: 2, device: cuda}\n"));
+  const auto& every = config.models[0].instance_groups[0];
+  EXPECT_EQ(every.device.kind, DeviceSpec::Kind::kCuda);
+  EXPECT_TRUE(every.every_gpu);
+  EXPECT_TRUE(every.gpus.empty());
+  EXPECT_EQ(every.count, 2);
+  config = parse(model_with("    instances: {count: 1, device: cuda, gpus: [0, 2]}\n"));
+  EXPECT_EQ(config.models[0].instance_groups[0].gpus, (std::vector<int>{0, 2}));
 }
 
 TEST_F(Config_test, ErrorsNameTheFileTheLineTheKeyAndTheReason) {
@@ -138,6 +183,14 @@ TEST_F(Config_test, RejectsEveryBadValue) {
       {model_with("    instances: {device: gpu}\n"), "device"},
       {model_with("    instances: {device: 'cuda:x'}\n"), "device"},
       {model_with("    threads: -1\n"), "threads"},
+      {model_with("    interop_threads: -1\n"), "interop_threads"},
+      {model_with("    interop_threads: many\n"), "interop_threads"},
+      {model_with("    instances: {device: cpu, gpus: [0]}\n"), "needs device: cuda"},
+      {model_with("    instances: {device: 'cuda:0', gpus: [0]}\n"), "needs device: cuda"},
+      {model_with("    instances: {device: cuda, gpus: []}\n"), "gpus"},
+      {model_with("    instances: {device: cuda, gpus: [0, 0]}\n"), "appears twice"},
+      {model_with("    instances: {device: cuda, gpus: [-1]}\n"), "gpus[0]"},
+      {model_with("    instances: {device: 'cuda:-1'}\n"), "device"},
       {model_with("    max_inflight: 0\n"), "max_inflight"},
       {model_with("    colour: blue\n"), "colour"},
       {model_with("    libraries: model.pt\n"), "libraries: expected a list"},

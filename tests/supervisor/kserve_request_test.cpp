@@ -202,8 +202,8 @@ TEST_F(KServeRequest_test, ShapesThatClaimMoreElementsThanTheJsonHoldsAreRefused
   model_.inputs = {{"x", DType::kFloat32, {-1, 256}}};
   model_.ring_bytes = std::uint64_t{64} << 30;  // the largest ring_size: a 16 GiB tensor passes it
   // 4 Gi elements would be 16 GiB to zero-fill; the JSON holds a few dozen bytes.
-  const auto [status, message] = error_of(
-      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[16000000,256],"data":[]}]})");
+  const auto [status, message] =
+      error_of(R"({"inputs":[{"name":"x","datatype":"FP32","shape":[16000000,256],"data":[]}]})");
   EXPECT_EQ(status, 400u) << message;
   EXPECT_NE(message.find("has only"), std::string::npos) << message;
 }

@@ -45,6 +45,12 @@ std::string Received::error_message() const {
   return error ? std::string(error->message) : std::string();
 }
 
+shm::StageTimes Received::stages() const {
+  const auto stages = shm::decode_stage_times(payload, type == shm::RecordType::kError);
+  EXPECT_TRUE(stages) << stages.error().message;
+  return stages ? *stages : shm::StageTimes{};
+}
+
 TestChannel::TestChannel(std::string_view prefix, std::uint64_t generation,
                          const shm::SegmentLayout& layout)
     : channel_(create_channel(prefix, generation, layout)) {}

@@ -55,6 +55,8 @@ struct Received {
   // The kind and message of an ERROR record; fails the test if it does not decode.
   shm::JobErrorKind error_kind() const;
   std::string error_message() const;
+  // The worker's stage times in a RESPONSE or ERROR record; fails the test if they do not decode.
+  shm::StageTimes stages() const;
 };
 
 class TestChannel {

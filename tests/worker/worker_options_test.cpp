@@ -30,22 +30,23 @@ bool mentions(const std::vector<std::string>& problems, std::string_view text) {
 }
 
 TEST(WorkerOptions, ParsesTheFullCommandLine) {
-  const Args args{"--segment",        "seg.1.abc",
-                  "--generation",     "7",
-                  "--supervisor-pid", "4242",
-                  "--wakeup-fd",      "5",
-                  "--model-name",     "mlp",
-                  "--model-path",     "/m/mlp.pt",
-                  "--device",         "cpu",
-                  "--threads",        "2",
-                  "--input",          "x:float32:-1,256",
-                  "--output",         "y:float32:-1,256",
-                  "--output",         "z:int64:",
-                  "--spin-us",        "0",
-                  "--log-level",      "warning",
-                  "--instance",       "3",
-                  "--library",        "/ops/libb.so",
-                  "--library",        "/ops/liba.so"};
+  const Args args{"--segment",         "seg.1.abc",
+                  "--generation",      "7",
+                  "--supervisor-pid",  "4242",
+                  "--wakeup-fd",       "5",
+                  "--model-name",      "mlp",
+                  "--model-path",      "/m/mlp.pt",
+                  "--device",          "cpu",
+                  "--threads",         "2",
+                  "--interop-threads", "3",
+                  "--input",           "x:float32:-1,256",
+                  "--output",          "y:float32:-1,256",
+                  "--output",          "z:int64:",
+                  "--spin-us",         "0",
+                  "--log-level",       "warning",
+                  "--instance",        "3",
+                  "--library",         "/ops/libb.so",
+                  "--library",         "/ops/liba.so"};
   const WorkerOptions sut = parse_worker_options(args.span());
   EXPECT_TRUE(sut.channel_problems.empty()) << sut.channel_problems.front();
   EXPECT_TRUE(sut.model_problems.empty()) << sut.model_problems.front();
@@ -60,6 +61,7 @@ TEST(WorkerOptions, ParsesTheFullCommandLine) {
   EXPECT_EQ(sut.model.path, "/m/mlp.pt");
   EXPECT_EQ(sut.model.device, "cpu");
   EXPECT_EQ(sut.model.threads, 2);
+  EXPECT_EQ(sut.model.interop_threads, 3);
   ASSERT_EQ(sut.model.inputs.size(), 1u);
   EXPECT_EQ(sut.model.inputs[0], parse_tensor_spec("x:float32:-1,256"));
   ASSERT_EQ(sut.model.outputs.size(), 2u);
@@ -98,15 +100,23 @@ TEST(WorkerOptions, MissingChannelFlagsAreChannelProblems) {
 }
 
 TEST(WorkerOptions, ModelProblemsLeaveTheChannelUsable) {
-  Args args{"--segment",        "seg.1.abc",   "--generation", "7",
-            "--supervisor-pid", "4242",        "--wakeup-fd",  "-1",
-            "--model-name",     "m",           "--model-path", "/m.pt",
-            "--device",         "cpu",         "--threads",    "0",
-            "--input",          "x:float33:1", "--input",      "y:float32:1",
-            "--input",          "y:float32:2", "--bogus",      "1"};
+  Args args{"--segment",         "seg.1.abc",
+            "--generation",      "7",
+            "--supervisor-pid",  "4242",
+            "--wakeup-fd",       "-1",
+            "--model-name",      "m",
+            "--model-path",      "/m.pt",
+            "--device",          "cpu",
+            "--threads",         "0",
+            "--input",           "x:float33:1",
+            "--input",           "y:float32:1",
+            "--input",           "y:float32:2",
+            "--bogus",           "1",
+            "--interop-threads", "0"};
   const WorkerOptions sut = parse_worker_options(args.span());
   EXPECT_TRUE(sut.channel_problems.empty());
   EXPECT_TRUE(mentions(sut.model_problems, "--threads '0'"));
+  EXPECT_TRUE(mentions(sut.model_problems, "--interop-threads '0'"));
   EXPECT_TRUE(mentions(sut.model_problems, "unknown dtype 'float33'"));
   EXPECT_TRUE(mentions(sut.model_problems, "--input 'y' is given twice"));
   EXPECT_TRUE(mentions(sut.model_problems, "unknown option --bogus"));

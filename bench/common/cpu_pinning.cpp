@@ -1,9 +1,9 @@
-#include "bench/e2e/cpu_pinning.hpp"
+#include "bench/common/cpu_pinning.hpp"
 
 #include <cerrno>
 #include <system_error>
 
-namespace infervisor::bench::e2e {
+namespace infervisor::bench {
 
 std::optional<std::pair<int, int>> first_two_cpus() {
   cpu_set_t allowed;
@@ -39,4 +39,4 @@ ScopedPin::~ScopedPin() {
   ::sched_setaffinity(0, sizeof(saved_), &saved_);
 }
 
-}  // namespace infervisor::bench::e2e
+}  // namespace infervisor::bench

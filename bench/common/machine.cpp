@@ -1,4 +1,4 @@
-#include "bench/e2e/machine.hpp"
+#include "bench/common/machine.hpp"
 
 #include <fmt/format.h>
 #include <sched.h>
@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-namespace infervisor::bench::e2e {
+namespace infervisor::bench {
 namespace {
 
 std::string cpu_model() {
@@ -14,7 +14,7 @@ std::string cpu_model() {
   for (std::string line; std::getline(cpuinfo, line);) {
     if (!line.starts_with("model name")) continue;
     const auto colon = line.find(':');
-    if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
   }
   return "unknown CPU";
 }
@@ -42,4 +42,4 @@ std::string load_average() {
   return fmt::format("{} {} {}", one, five, fifteen);
 }
 
-}  // namespace infervisor::bench::e2e
+}  // namespace infervisor::bench

@@ -1,6 +1,7 @@
-// CPU placement for the socket floors: on a VM whose idle vCPUs halt, a round trip costs ~4 us
-// when both ends share a CPU and ~70 us when each wake-up has to reach another, halted, vCPU; left
-// to itself the scheduler picks either, and keeps its pick for the whole measurement.
+// CPU placement for the benchmarks (shared by everything under bench/). For the socket floors: on a
+// VM whose idle vCPUs halt, a round trip costs ~4 us when both ends share a CPU and ~70 us when
+// each wake-up has to reach another, halted, vCPU; left to itself the scheduler picks either, and
+// keeps its pick for the whole measurement.
 #pragma once
 
 #include <sched.h>
@@ -9,7 +10,7 @@
 #include <optional>
 #include <utility>
 
-namespace infervisor::bench::e2e {
+namespace infervisor::bench {
 
 // The first two CPUs this process may run on; nullopt if it may use fewer than two.
 std::optional<std::pair<int, int>> first_two_cpus();
@@ -30,4 +31,4 @@ class ScopedPin {
   cpu_set_t saved_;
 };
 
-}  // namespace infervisor::bench::e2e
+}  // namespace infervisor::bench
