@@ -88,6 +88,109 @@ std::uint64_t byte_size(const Reporter& report, const YAML::Node& node, std::str
   return *value;
 }
 
+bool boolean(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  const auto text = scalar(report, node, key);
+  if (text == "true" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "no" || text == "off") return false;
+  report.fail(node, key, "expected true or false, got '{}'", text);
+}
+
+std::chrono::milliseconds millis(const Reporter& report, const YAML::Node& node,
+                                 std::string_view key, std::chrono::milliseconds min,
+                                 std::chrono::milliseconds max) {
+  const auto value =
+      std::chrono::duration_cast<std::chrono::milliseconds>(duration(report, node, key));
+  if (value < min || value > max) {
+    report.fail(node, key, "expected a duration from {} ms to {} ms, got '{}'", min.count(),
+                max.count(), node.Scalar());
+  }
+  return value;
+}
+
+// `on_worker_death`, `max_job_retries`, ... (issue 7), each checked against the others.
+SupervisionPolicy supervision(const Reporter& report, const YAML::Node& node,
+                              const std::string& named) {
+  using std::chrono::milliseconds;
+  SupervisionPolicy policy;
+  const auto key = [&](const char* name) { return fmt::format("{}.{}", named, name); };
+  if (node["on_worker_death"]) {
+    const auto text = scalar(report, node["on_worker_death"], key("on_worker_death"));
+    if (text == "retry")
+      policy.on_worker_death = SupervisionPolicy::OnDeath::kRetry;
+    else if (text == "fail")
+      policy.on_worker_death = SupervisionPolicy::OnDeath::kFail;
+    else
+      report.fail(node["on_worker_death"], key("on_worker_death"),
+                  "expected 'retry' or 'fail', got '{}'", text);
+  }
+  if (node["max_job_retries"]) {
+    policy.max_job_retries =
+        integer<int>(report, node["max_job_retries"], key("max_job_retries"), 0, 100);
+  }
+  const milliseconds day{24 * 3600 * 1000};
+  auto set = [&](const char* name, milliseconds& field, milliseconds min) {
+    if (node[name]) field = millis(report, node[name], key(name), min, day);
+  };
+  set("queue_timeout", policy.queue_timeout, milliseconds(1));
+  set("job_timeout", policy.job_timeout, milliseconds(1));
+  set("min_uptime", policy.min_uptime, milliseconds(0));
+  set("restart_backoff_initial", policy.restart_backoff_initial, milliseconds(0));
+  set("restart_backoff_max", policy.restart_backoff_max, milliseconds(0));
+  set("restart_window", policy.restart_window, milliseconds(1));
+  if (policy.restart_backoff_max < policy.restart_backoff_initial) {
+    report.fail(node["restart_backoff_max"] ? node["restart_backoff_max"] : node,
+                key("restart_backoff_max"), "must be at least restart_backoff_initial ({} ms)",
+                policy.restart_backoff_initial.count());
+  }
+  if (node["max_restarts"]) {
+    policy.max_restarts =
+        integer<int>(report, node["max_restarts"], key("max_restarts"), 0, 1'000'000);
+  }
+  if (node["max_jobs_per_worker"]) {
+    policy.max_jobs_per_worker = integer<std::uint64_t>(report, node["max_jobs_per_worker"],
+                                                        key("max_jobs_per_worker"), 0, 1ull << 62);
+  }
+  if (node["max_worker_rss"]) {
+    policy.max_worker_rss =
+        byte_size(report, node["max_worker_rss"], key("max_worker_rss"), 0, 1ull << 50);
+  }
+  if (node["recycle"]) {
+    const auto text = scalar(report, node["recycle"], key("recycle"));
+    if (text == "start_first")
+      policy.recycle = SupervisionPolicy::Recycle::kStartFirst;
+    else if (text == "drain_first")
+      policy.recycle = SupervisionPolicy::Recycle::kDrainFirst;
+    else
+      report.fail(node["recycle"], key("recycle"),
+                  "expected 'start_first' or 'drain_first', got '{}'", text);
+  }
+  return policy;
+}
+
+// A Unix permission mode written in octal, e.g. 0660 (YAML would read 0660 as a number too, so
+// the text is taken as it stands).
+unsigned file_mode(const Reporter& report, const YAML::Node& node, std::string_view key) {
+  const auto text = scalar(report, node, key);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 8);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 0777) {
+    report.fail(node, key, "expected an octal file mode such as 0660, got '{}'", text);
+  }
+  return value;
+}
+
+std::vector<std::string> name_list(const Reporter& report, const YAML::Node& node,
+                                   std::string_view key) {
+  if (!node.IsSequence()) report.fail(node, key, "expected a list, e.g. [infervisor, 1001]");
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto name = scalar(report, node[i], fmt::format("{}[{}]", key, i));
+    if (name.empty()) report.fail(node[i], fmt::format("{}[{}]", key, i), "is empty");
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
 bool valid_model_name(std::string_view name) {
   if (name.empty() || name.size() > shm::kMaxModelNameBytes) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -238,9 +341,30 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   const auto where = fmt::format("models[{}]", index);
   if (!node.IsMap()) report.fail(node, where, "expected a map");
   reject_unknown_keys(report, node, where + ".",
-                      {"name", "version", "path", "instances", "threads", "interop_threads",
-                       "ring_size", "max_inflight", "max_queue", "inputs", "outputs",
-                       "libraries"});
+                      {"name",
+                       "version",
+                       "path",
+                       "instances",
+                       "threads",
+                       "interop_threads",
+                       "ring_size",
+                       "max_inflight",
+                       "max_queue",
+                       "inputs",
+                       "outputs",
+                       "libraries",
+                       "on_worker_death",
+                       "max_job_retries",
+                       "queue_timeout",
+                       "job_timeout",
+                       "min_uptime",
+                       "restart_backoff_initial",
+                       "restart_backoff_max",
+                       "max_restarts",
+                       "restart_window",
+                       "max_jobs_per_worker",
+                       "max_worker_rss",
+                       "recycle"});
   for (const char* required : {"name", "path", "inputs", "outputs"}) {
     if (!node[required]) report.fail(node, fmt::format("{}.{}", where, required), "is missing");
   }
@@ -286,6 +410,7 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
   if (node["libraries"]) {
     model.libraries = libraries(report, node["libraries"], named + ".libraries");
   }
+  model.supervision = supervision(report, node, named);
   return model;
 }
 
@@ -408,10 +533,28 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
         fmt::format("{}:{}: not valid YAML: {}", origin.string(), error.mark.line + 1, error.msg));
   }
   if (!root.IsMap()) report.fail(root, "(top level)", "expected a map of settings");
-  reject_unknown_keys(
-      report, root, "",
-      {"socket", "tcp", "log_level", "startup_timeout", "drain_timeout", "shutdown_timeout", "spin",
-       "spin_while_busy", "max_request_size", "shm_prefix", "worker_path", "models"});
+  reject_unknown_keys(report, root, "",
+                      {"socket",
+                       "tcp",
+                       "log_level",
+                       "startup_timeout",
+                       "drain_timeout",
+                       "shutdown_timeout",
+                       "spin",
+                       "spin_while_busy",
+                       "max_request_size",
+                       "max_json_request_size",
+                       "max_queued_bytes",
+                       "max_connections",
+                       "socket_group",
+                       "socket_mode",
+                       "allow_uids",
+                       "allow_groups",
+                       "tcp_admin",
+                       "exit_on_error",
+                       "shm_prefix",
+                       "worker_path",
+                       "models"});
   DaemonConfig config;
   config.source = origin;
   try {
@@ -448,6 +591,39 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
       config.max_request_bytes =
           byte_size(report, root["max_request_size"], "max_request_size", 4096, 64ull << 30);
     }
+    if (root["max_json_request_size"]) {
+      config.max_json_request_bytes = byte_size(report, root["max_json_request_size"],
+                                                "max_json_request_size", 4096, 64ull << 30);
+    }
+    if (root["max_queued_bytes"]) {
+      config.max_queued_bytes =
+          byte_size(report, root["max_queued_bytes"], "max_queued_bytes", 4096, 1ull << 50);
+    }
+    if (root["max_connections"]) {
+      config.max_connections =
+          integer<std::size_t>(report, root["max_connections"], "max_connections", 1, 1u << 20);
+    }
+    if (root["socket_group"])
+      config.socket_group = scalar(report, root["socket_group"], "socket_group");
+    if (root["socket_mode"]) {
+      config.socket_mode = file_mode(report, root["socket_mode"], "socket_mode");
+      if ((config.socket_mode & 0600) != 0600) {
+        report.fail(root["socket_mode"], "socket_mode",
+                    "the owner needs read and write (0600 at least)");
+      }
+    }
+    if (const auto& uids = root["allow_uids"]) {
+      if (!uids.IsSequence()) report.fail(uids, "allow_uids", "expected a list of user ids");
+      for (std::size_t i = 0; i < uids.size(); ++i) {
+        config.allow_uids.push_back(integer<unsigned>(
+            report, uids[i], fmt::format("allow_uids[{}]", i), 0, 4'294'967'294u));
+      }
+    }
+    if (root["allow_groups"])
+      config.allow_groups = name_list(report, root["allow_groups"], "allow_groups");
+    if (root["tcp_admin"]) config.tcp_admin = boolean(report, root["tcp_admin"], "tcp_admin");
+    if (root["exit_on_error"])
+      config.exit_on_error = boolean(report, root["exit_on_error"], "exit_on_error");
     if (root["shm_prefix"]) {
       config.shm_prefix = scalar(report, root["shm_prefix"], "shm_prefix");
       const bool ok = !config.shm_prefix.empty() && config.shm_prefix.size() <= 32 &&

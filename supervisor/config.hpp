@@ -39,6 +39,26 @@ struct InstanceGroup {
   std::vector<int> gpus;
 };
 
+// How a model's workers are supervised (issue 7): what happens to the jobs of a worker that dies,
+// when a dead worker is replaced, when the model counts as FAILED, how long a job may take, and
+// when a healthy worker is replaced by a fresh one.
+struct SupervisionPolicy {
+  enum class OnDeath { kRetry, kFail };
+  enum class Recycle { kStartFirst, kDrainFirst };
+  OnDeath on_worker_death = OnDeath::kRetry;
+  int max_job_retries = 1;  // runs after the first of a job whose worker died running it
+  std::chrono::milliseconds queue_timeout{30'000};  // a job queued longer gets 503
+  std::chrono::milliseconds job_timeout{60'000};    // accepted -> answered, queue time included
+  std::chrono::milliseconds min_uptime{10'000};     // READY this long: a death is not "early"
+  std::chrono::milliseconds restart_backoff_initial{100};
+  std::chrono::milliseconds restart_backoff_max{30'000};
+  int max_restarts = 5;  // deaths within restart_window beyond this mark the model FAILED
+  std::chrono::milliseconds restart_window{60'000};
+  std::uint64_t max_jobs_per_worker = 0;  // 0: never recycle by count
+  std::uint64_t max_worker_rss = 0;       // bytes of RssAnon; 0: never recycle by memory
+  Recycle recycle = Recycle::kStartFirst;
+};
+
 struct ModelConfig {
   std::string name;
   std::string version = "1";
@@ -54,6 +74,7 @@ struct ModelConfig {
   // Custom operator libraries the worker dlopen()s, in this order, before loading the model;
   // absolute, resolved against the config file's folder.
   std::vector<std::filesystem::path> libraries;
+  SupervisionPolicy supervision;
 };
 
 struct TcpListen {
@@ -79,6 +100,19 @@ struct DaemonConfig {
   static constexpr std::chrono::microseconds kGpuSpin{1000};
   static constexpr std::chrono::microseconds kGpuSpinWhileBusy{20000};
   std::uint64_t max_request_bytes = 256ull << 20;  // HTTP body limit
+  // A JSON body is parsed on the event loop: bound it more tightly than binary bodies.
+  std::uint64_t max_json_request_bytes = 32ull << 20;
+  // Bytes of request bodies held by queued jobs, over every model; beyond: 503.
+  std::uint64_t max_queued_bytes = 1ull << 30;
+  std::size_t max_connections = 4096;
+  // The socket file's group (name or number; empty: the daemon's) and mode.
+  std::string socket_group;
+  unsigned socket_mode = 0660;
+  // Peers allowed on the Unix socket (SO_PEERCRED); both empty: everyone who can open the file.
+  std::vector<unsigned> allow_uids;
+  std::vector<std::string> allow_groups;  // names or numbers, resolved at start
+  bool tcp_admin = false;                 // repository load/unload over TCP too
+  bool exit_on_error = true;              // a model that cannot start stops the daemon
   std::string shm_prefix = "infervisor";
   std::filesystem::path worker_path;  // infervisor-worker; default: beside infervisord
   std::vector<ModelConfig> models;

@@ -104,9 +104,9 @@ void HttpConnection<Protocol>::on_read(const boost::system::error_code& ec) {
   deadline_ = std::chrono::steady_clock::time_point::max();  // a job takes as long as the model
   HttpRequest request = parser_->release();
   keep_alive_ = request.keep_alive();
-  router_.handle(std::move(request), [self = this->shared_from_this()](HttpReply reply) {
-    self->send(std::move(reply));
-  });
+  job_ = router_.handle(
+      std::move(request), context_,
+      [self = this->shared_from_this()](HttpReply reply) { self->send(std::move(reply)); });
 }
 
 template <class Protocol>

@@ -105,6 +105,8 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   boost::beast::http::response<boost::beast::http::string_body> response_;
   // When the read or write under way must be done; max(): none (a job is running).
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  RequestContext context_;  // who is at the other end (set once accepted)
+  std::weak_ptr<Job> job_;  // the job of the request being answered, if it queued one
   bool keep_alive_ = false;
   bool busy_ = false;  // between a request's arrival and the end of its reply's write
   bool close_requested_ = false;

@@ -20,6 +20,12 @@ HttpReply json_reply(std::string body, unsigned status = 200) {
   return reply;
 }
 
+// An endpoint that answers at once: no job for the connection to keep.
+std::weak_ptr<Job> answer(const Router::Respond& respond, HttpReply reply) {
+  respond(std::move(reply));
+  return {};
+}
+
 // "/v2/models/mlp/versions/1/infer" -> {"v2", "models", "mlp", "versions", "1", "infer"}.
 std::vector<std::string_view> split_path(std::string_view target) {
   target = target.substr(0, target.find('?'));
@@ -56,22 +62,23 @@ bool ready_only_requested(std::string_view body) {
 
 }  // namespace
 
-void Router::handle(HttpRequest&& request, Respond respond) {
+std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& context,
+                                  Respond respond) {
   try {
     const auto parts = split_path(request.target());
     if (parts.empty() || parts[0] != "v2")
       fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
     if (parts.size() == 1) {
       require_method(request, http::verb::get);
-      return respond(json_reply(server_metadata_json(kVersion)));
+      return answer(respond, json_reply(server_metadata_json(kVersion)));
     }
     if (parts[1] == "health" && parts.size() == 3) {
       require_method(request, http::verb::get);
-      if (parts[2] == "live") return respond(json_reply(R"({"live":true})"));
+      if (parts[2] == "live") return answer(respond, json_reply(R"({"live":true})"));
       if (parts[2] == "ready") {
         const bool ready = state_.all_models_ready() && !state_.draining();
-        return respond(
-            json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+        return answer(respond, json_reply(ready ? R"({"ready":true})" : R"({"ready":false})",
+                                          ready ? 200 : 503));
       }
     }
     if (parts[1] == "repository" && parts.size() == 3 && parts[2] == "index") {
@@ -80,7 +87,7 @@ void Router::handle(HttpRequest&& request, Respond respond) {
       if (ready_only_requested(request.body())) {
         std::erase_if(states, [](const ModelState& state) { return !state.ready; });
       }
-      return respond(json_reply(repository_index_json(states)));
+      return answer(respond, json_reply(repository_index_json(states)));
     }
     if (parts[1] == "models" && parts.size() >= 3) {
       ModelPool* pool = state_.find_pool(parts[2]);
@@ -95,17 +102,17 @@ void Router::handle(HttpRequest&& request, Respond respond) {
       }
       if (parts.size() == next) {
         require_method(request, http::verb::get);
-        return respond(json_reply(model_metadata_json(pool->model())));
+        return answer(respond, json_reply(model_metadata_json(pool->model())));
       }
       if (parts.size() == next + 1 && parts[next] == "ready") {
         require_method(request, http::verb::get);
         const bool ready = pool->ready() && !state_.draining();
-        return respond(
-            json_reply(ready ? R"({"ready":true})" : R"({"ready":false})", ready ? 200 : 503));
+        return answer(respond, json_reply(ready ? R"({"ready":true})" : R"({"ready":false})",
+                                          ready ? 200 : 503));
       }
       if (parts.size() == next + 1 && parts[next] == "infer") {
         require_method(request, http::verb::post);
-        return infer(parts[2], std::move(request), std::move(respond));
+        return infer(parts[2], std::move(request), context, std::move(respond));
       }
     }
     fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
@@ -117,13 +124,16 @@ void Router::handle(HttpRequest&& request, Respond respond) {
                   std::string_view(request.target()), error.what());
     respond(error_reply(500, fmt::format("internal error: {}", error.what())));
   }
+  return {};
 }
 
-void Router::infer(std::string_view model_name, HttpRequest&& request, Respond respond) {
+std::weak_ptr<Job> Router::infer(std::string_view model_name, HttpRequest&& request,
+                                 const RequestContext& context, Respond respond) {
   ModelPool* pool = state_.find_pool(model_name);
   JobPtr job;
   try {
-    if (state_.draining()) fail_request(503, "the daemon is shutting down");
+    if (state_.draining() && !context.before_drain)
+      fail_request(503, "the daemon is shutting down");
     std::optional<std::size_t> header_length;
     const auto header = request.find("Inference-Header-Content-Length");
     if (header != request.end()) {
@@ -133,6 +143,7 @@ void Router::infer(std::string_view model_name, HttpRequest&& request, Respond r
                                 std::move(respond));
     parse_infer_request(pool->model(), job->body(), header_length, job->request());
     pool->submit(job);
+    return job;
   } catch (const HttpError& error) {
     spdlog::debug("model '{}' job {}: refused with {}: {}", model_name, job ? job->id() : 0,
                   error.status(), error.what());
@@ -148,6 +159,7 @@ void Router::infer(std::string_view model_name, HttpRequest&& request, Respond r
     else
       respond(std::move(reply));
   }
+  return {};
 }
 
 }  // namespace infervisor::supervisor

@@ -3,10 +3,14 @@
 // No I/O of its own, so it is tested without a socket.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "supervisor/http_reply.hpp"
@@ -29,17 +33,33 @@ class ServiceState {
   virtual std::uint64_t next_job_id() = 0;
 };
 
+// Who sent a request and how, as its connection knows it.
+struct RequestContext {
+  enum class Transport { kUnix, kTcp };
+  Transport transport = Transport::kUnix;
+  // SO_PEERCRED of a Unix-socket peer; TCP has none.
+  std::optional<uid_t> peer_uid;
+  std::optional<gid_t> peer_gid;
+  std::optional<pid_t> peer_pid;
+  bool loopback = false;  // a TCP peer on a loopback address
+  // The request's first byte reached the daemon before the drain began (SIGTERM): it is served
+  // normally. Requests that begin later are refused with 503 and the connection closes.
+  bool before_drain = true;
+};
+
 class Router {
  public:
   using Respond = std::function<void(HttpReply)>;
 
   explicit Router(ServiceState& state) : state_(state) {}
 
-  // Calls `respond` exactly once, now or when the job finishes.
-  void handle(HttpRequest&& request, Respond respond);
+  // Calls `respond` exactly once, now or when the job finishes. Returns the job when one was
+  // queued, so the connection can abandon it if its client goes away (empty otherwise).
+  std::weak_ptr<Job> handle(HttpRequest&& request, const RequestContext& context, Respond respond);
 
  private:
-  void infer(std::string_view model_name, HttpRequest&& request, Respond respond);
+  std::weak_ptr<Job> infer(std::string_view model_name, HttpRequest&& request,
+                           const RequestContext& context, Respond respond);
 
   ServiceState& state_;
 };

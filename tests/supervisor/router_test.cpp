@@ -37,7 +37,7 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
     HttpRequest request(verb, target, 11);
     request.body() = std::move(body);
     std::optional<HttpReply> reply;
-    Router(*this).handle(std::move(request), [&](HttpReply r) {
+    Router(*this).handle(std::move(request), context_, [&](HttpReply r) {
       EXPECT_FALSE(reply) << "answered twice";
       reply = std::move(r);
     });
@@ -46,6 +46,7 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
   }
 
   boost::asio::io_context io_;
+  RequestContext context_;
   ModelConfig model_;
   DaemonConfig config_;
   std::unique_ptr<ModelPool> pool_;
@@ -105,6 +106,7 @@ TEST_F(Router_test, InferChecksTheRequestBeforeTheModelsReadiness) {
   EXPECT_EQ(not_ready.status, 503u);
   EXPECT_NE(not_ready.body.find("not ready"), std::string::npos);
   draining_ = true;
+  context_.before_drain = false;  // a request that began after SIGTERM
   EXPECT_EQ(call(http::verb::post, "/v2/models/m/infer", "{}").status, 503u);
 }
 
@@ -113,7 +115,8 @@ TEST_F(Router_test, InferRejectsABadHeaderLength) {
   request.set("Inference-Header-Content-Length", "999");
   request.body() = "{}";
   std::optional<HttpReply> reply;
-  Router(*this).handle(std::move(request), [&](HttpReply r) { reply = std::move(r); });
+  Router(*this).handle(std::move(request), RequestContext{},
+                       [&](HttpReply r) { reply = std::move(r); });
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 400u);
 }
