@@ -69,13 +69,16 @@ fi
 # One target: a writable corpus copy, findings beside it, the log for the summary.
 fuzz_one() {
   local target=$1 work=$run_dir/$1
-  mkdir -p "$work/findings"
+  # TMPDIR: what a target makes for itself (config's model folder) stays in $work, even when a
+  # finding kills it before it cleans up.
+  mkdir -p "$work/findings" "$work/tmp"
   cp -r "$corpus_dir/$target" "$work/corpus"
   local options=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
                  -artifact_prefix="$work/findings/")
   [[ -f $root/tests/fuzz/$target.dict ]] && options+=(-dict="$root/tests/fuzz/$target.dict")
   local rc=0
-  ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  TMPDIR=$work/tmp ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$build_dir/bin/${target}_fuzzer" "${options[@]}" "$work/corpus" >"$work/log" 2>&1 || rc=$?
   echo "$rc" >"$work/rc"
 }

@@ -57,6 +57,8 @@ class Input {
   std::size_t left_;
 };
 
+// One ring as a segment holds it: a control block and exactly `capacity` bytes of record area,
+// 64-byte aligned.
 class Ring {
  public:
   explicit Ring(std::uint64_t capacity)
