@@ -5,19 +5,15 @@
 // The decoders answer bad bytes with a kCorrupt error; a sanitizer report, a view that reaches
 // outside the record or one that breaks the layout checked below is a finding.
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 
 #include "shm/frame.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace infervisor::shm {
 namespace {
-
-void check(bool invariant) {
-  if (!invariant) std::abort();
-}
 
 bool inside(std::span<const std::byte> part, std::span<const std::byte> whole) {
   return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
@@ -28,36 +24,38 @@ bool inside(std::string_view part, std::span<const std::byte> whole) {
 }
 
 void check_frame(const FrameView& frame, std::span<const std::byte> record) {
-  check(!frame.model_name.empty() && frame.model_name.size() <= kMaxModelNameBytes);
-  check(inside(frame.model_name, record));
-  check(frame.tensors.size() <= kMaxFrameTensors && frame.output_names.size() <= kMaxFrameTensors);
+  fuzz_check(!frame.model_name.empty() && frame.model_name.size() <= kMaxModelNameBytes);
+  fuzz_check(inside(frame.model_name, record));
+  fuzz_check(frame.tensors.size() <= kMaxFrameTensors &&
+             frame.output_names.size() <= kMaxFrameTensors);
   const std::byte* previous_end = record.data();
   for (const auto& tensor : frame.tensors) {
-    check(!tensor.name.empty() && tensor.name.size() <= kMaxTensorNameBytes);
-    check(inside(tensor.name, record));
-    check(tensor.ndim <= kMaxDims);
-    check(checked_byte_size(tensor.dtype, tensor.shape()) == tensor.data.size());
-    check(inside(tensor.data, record));
+    fuzz_check(!tensor.name.empty() && tensor.name.size() <= kMaxTensorNameBytes);
+    fuzz_check(inside(tensor.name, record));
+    fuzz_check(tensor.ndim <= kMaxDims);
+    fuzz_check(checked_byte_size(tensor.dtype, tensor.shape()) == tensor.data.size());
+    fuzz_check(inside(tensor.data, record));
     // Payloads are 64-byte aligned within the record, in order, and never overlap.
-    check((tensor.data.data() - record.data()) % kPayloadAlignment == 0);
-    check(tensor.data.data() >= previous_end);
+    fuzz_check((tensor.data.data() - record.data()) % kPayloadAlignment == 0);
+    fuzz_check(tensor.data.data() >= previous_end);
     previous_end = tensor.data.data() + tensor.data.size();
   }
   for (const auto& name : frame.output_names) {
-    check(!name.empty() && name.size() <= kMaxTensorNameBytes);
-    check(inside(name, record));
+    fuzz_check(!name.empty() && name.size() <= kMaxTensorNameBytes);
+    fuzz_check(inside(name, record));
   }
-  if (frame.kind == FrameKind::kRequest) check(frame.stages == StageTimes{});
+  if (frame.kind == FrameKind::kRequest) fuzz_check(frame.stages == StageTimes{});
 }
 
 void check_stages(const StageTimes& stages) {
-  check(stages.input_copy_ns <= kMaxStageNanoseconds && stages.forward_ns <= kMaxStageNanoseconds &&
-        stages.output_copy_ns <= kMaxStageNanoseconds);
+  fuzz_check(stages.input_copy_ns <= kMaxStageNanoseconds &&
+             stages.forward_ns <= kMaxStageNanoseconds &&
+             stages.output_copy_ns <= kMaxStageNanoseconds);
 }
 
 template <class T>
 void check_refusal(const Result<T>& result) {
-  if (!result) check(result.error().code == ErrorCode::kCorrupt);
+  if (!result) fuzz_check(result.error().code == ErrorCode::kCorrupt);
 }
 
 }  // namespace
@@ -86,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto error = decode_error_payload(record);
   check_refusal(error);
   if (error) {
-    check(error->message.size() <= kMaxErrorMessageBytes && inside(error->message, record));
+    fuzz_check(error->message.size() <= kMaxErrorMessageBytes && inside(error->message, record));
     check_stages(error->stages);
   }
 

@@ -15,6 +15,7 @@
 
 #include "common/shape.hpp"
 #include "supervisor/kserve_request.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 #include "tests/fuzz/kserve_models.hpp"
 
 namespace infervisor::supervisor {
@@ -33,30 +34,26 @@ const ModelConfig& model_named(DType dtype) {
   std::abort();
 }
 
-void check(bool invariant) {
-  if (!invariant) std::abort();
-}
-
 // What the rest of the daemon relies on once a request is accepted: every model input present,
 // in order, with the declared dtype, an accepted shape and exactly the bytes that shape needs,
 // lying in the body or in its own converted buffer.
 void check_request(const ModelConfig& model, std::string_view body, const InferRequest& request) {
-  check(request.inputs.size() == model.inputs.size());
+  fuzz_check(request.inputs.size() == model.inputs.size());
   for (std::size_t i = 0; i < model.inputs.size(); ++i) {
     const auto& tensor = request.inputs[i];
-    check(tensor.name == model.inputs[i].name && tensor.dtype == model.inputs[i].dtype);
-    check(model.inputs[i].accepts(tensor.shape));
-    check(checked_byte_size(tensor.dtype, tensor.shape) == tensor.data.size());
+    fuzz_check(tensor.name == model.inputs[i].name && tensor.dtype == model.inputs[i].dtype);
+    fuzz_check(model.inputs[i].accepts(tensor.shape));
+    fuzz_check(checked_byte_size(tensor.dtype, tensor.shape) == tensor.data.size());
     const auto* data = reinterpret_cast<const char*>(tensor.data.data());
     const bool in_body =
         data >= body.data() && data + tensor.data.size() <= body.data() + body.size();
     const bool converted = tensor.data.data() == tensor.converted.data() &&
                            tensor.data.size() == tensor.converted.size();
-    check(tensor.data.empty() || in_body || converted);
+    fuzz_check(tensor.data.empty() || in_body || converted);
   }
   for (const auto& output : request.outputs) {
-    check(std::any_of(model.outputs.begin(), model.outputs.end(),
-                      [&](const TensorSpec& spec) { return spec.name == output.name; }));
+    fuzz_check(std::any_of(model.outputs.begin(), model.outputs.end(),
+                           [&](const TensorSpec& spec) { return spec.name == output.name; }));
   }
 }
 
@@ -84,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     parse_infer_request(model, body, header_length, request);
     check_request(model, body, request);
   } catch (const HttpError& error) {
-    check(error.status() == 400 || error.status() == 413);
+    fuzz_check(error.status() == 400 || error.status() == 413);
   }
   return 0;
 }

@@ -3,19 +3,11 @@
 // sanitizer report, or an array that does not survive being written and read back unchanged is a
 // finding.
 #include <cstdint>
-#include <cstdlib>
 
 #include "common/error.hpp"
 #include "common/npy.hpp"
 #include "common/shape.hpp"
-
-namespace {
-
-void check(bool invariant) {
-  if (!invariant) std::abort();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace infervisor;
@@ -25,10 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const InfervisorError&) {
     return 0;
   }
-  check(array.dtype != DType::kBFloat16);
-  check(checked_byte_size(array.dtype, array.shape) == array.data.size());
+  fuzz_check(array.dtype != DType::kBFloat16);
+  fuzz_check(checked_byte_size(array.dtype, array.shape) == array.data.size());
   // What encode_npy writes, parse_npy must read back as it was.
   const auto again = parse_npy(encode_npy(array.dtype, array.shape, array.data), "re-encoded");
-  check(again.dtype == array.dtype && again.shape == array.shape && again.data == array.data);
+  fuzz_check(again.dtype == array.dtype && again.shape == array.shape && again.data == array.data);
   return 0;
 }

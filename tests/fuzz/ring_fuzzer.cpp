@@ -11,12 +11,12 @@
 // crash, a sanitizer report, a record or a reservation outside the ring, or a producer writing
 // over bytes the consumer has not released is a finding.
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "shm/frame.hpp"
 #include "shm/ring.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 #include "tests/fuzz/ring_input.hpp"
 
 namespace infervisor::shm::fuzz {
@@ -24,10 +24,6 @@ namespace {
 
 // Far more than a ring of at most 64 slots holds records for: only a looping end reaches it.
 constexpr int kMaxSteps = 512;
-
-void check(bool invariant) {
-  if (!invariant) std::abort();
-}
 
 class Input {
  public:
@@ -120,9 +116,9 @@ void decode(const RecordView& record) {
   if (record.type == RecordType::kRequest || record.type == RecordType::kResponse) {
     if (const auto frame = decode_frame(record.payload, record.job_id)) {
       for (const auto& tensor : frame->tensors)
-        check(tensor.data.data() >= record.payload.data() &&
-              tensor.data.data() + tensor.data.size() <=
-                  record.payload.data() + record.payload.size());
+        fuzz_check(tensor.data.data() >= record.payload.data() &&
+                   tensor.data.data() + tensor.data.size() <=
+                       record.payload.data() + record.payload.size());
     }
   } else if (record.type == RecordType::kError) {
     (void)decode_error_payload(record.payload);
@@ -138,7 +134,7 @@ void consume(Ring& ring, Input& in) {
   for (int step = 0; step < kMaxSteps; ++step) {
     const auto record = reader.try_peek();
     if (!record) {
-      check(record.error().code == ErrorCode::kCorrupt);
+      fuzz_check(record.error().code == ErrorCode::kCorrupt);
       return;
     }
     if (*record) {
@@ -146,16 +142,17 @@ void consume(Ring& ring, Input& in) {
       // try_peek has published the record's start (past any padding).
       const std::uint64_t start = ring.read_position();
       const std::uint64_t bytes = view.end_position - start;
-      check(view.type != RecordType::kPadding &&
-            is_known_record_type(static_cast<std::uint32_t>(view.type)));
-      check(bytes >= sizeof(RecordHeader) && bytes <= ring.capacity() &&
-            bytes % kRecordAlignment == 0);
-      check(view.payload.size() <= bytes - sizeof(RecordHeader));
-      check(view.payload.data() == ring.data() + start % ring.capacity() + sizeof(RecordHeader));
-      check(ring.contains(view.payload));
+      fuzz_check(view.type != RecordType::kPadding &&
+                 is_known_record_type(static_cast<std::uint32_t>(view.type)));
+      fuzz_check(bytes >= sizeof(RecordHeader) && bytes <= ring.capacity() &&
+                 bytes % kRecordAlignment == 0);
+      fuzz_check(view.payload.size() <= bytes - sizeof(RecordHeader));
+      fuzz_check(view.payload.data() ==
+                 ring.data() + start % ring.capacity() + sizeof(RecordHeader));
+      fuzz_check(ring.contains(view.payload));
       decode(view);
       reader.release(view);
-      check(ring.read_position() == view.end_position);
+      fuzz_check(ring.read_position() == view.end_position);
     } else if (in.empty()) {
       return;
     }
@@ -180,18 +177,18 @@ void produce(Ring& ring, Input& in) {
     const auto reservation = writer.try_reserve(RecordType::kRequest, job, payload_bytes);
     if (!reservation) {
       const auto code = reservation.error().code;
-      check(code == ErrorCode::kCorrupt || code == ErrorCode::kTooLarge);
+      fuzz_check(code == ErrorCode::kCorrupt || code == ErrorCode::kTooLarge);
       if (code == ErrorCode::kCorrupt) return;
       continue;
     }
     if (!*reservation) continue;
     const Reservation& room = **reservation;
-    check(room.payload.size() == payload_bytes && ring.contains(room.payload));
-    check((room.payload.data() - ring.data()) % kRecordAlignment ==
-          sizeof(RecordHeader) % kRecordAlignment);
+    fuzz_check(room.payload.size() == payload_bytes && ring.contains(room.payload));
+    fuzz_check((room.payload.data() - ring.data()) % kRecordAlignment ==
+               sizeof(RecordHeader) % kRecordAlignment);
     // Only bytes the consumer has released, as far as the writer knows, are reused.
-    check(room.start_position - room.padding_bytes >= written_up_to);
-    check(room.end_position - writer.consumer_position_seen() <= ring.capacity());
+    fuzz_check(room.start_position - room.padding_bytes >= written_up_to);
+    fuzz_check(room.end_position - writer.consumer_position_seen() <= ring.capacity());
     std::memset(room.payload.data(), 0xa5, room.payload.size());
     writer.commit(room);
     written_up_to = room.end_position;
