@@ -44,7 +44,13 @@ class Reporter {
 void reject_unknown_keys(const Reporter& report, const YAML::Node& map, std::string_view where,
                          std::initializer_list<std::string_view> known) {
   for (const auto& entry : map) {
-    const auto key = entry.first.as<std::string>();
+    // YAML allows a list or a map as a key ("? [a, b]"); as<std::string>() would throw yaml-cpp's
+    // own exception, outside parse_config's translation of those at the top level.
+    if (!entry.first.IsScalar()) {
+      report.fail(entry.first, where.empty() ? "(top level)" : where.substr(0, where.size() - 1),
+                  "a key must be a plain name, not a list or a map");
+    }
+    const auto& key = entry.first.Scalar();
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       report.fail(entry.first, fmt::format("{}{}", where, key), "unknown key (known: {})",
                   fmt::join(known, ", "));

@@ -168,6 +168,17 @@ TEST_F(Config_test, ErrorsNameTheFileTheLineTheKeyAndTheReason) {
   EXPECT_NE(message.find("unknown key"), std::string::npos) << message;
 }
 
+// Found by tests/fuzz/config_fuzzer (corpus/config/regress-list-as-key.yaml): a key that is a
+// list escaped as yaml-cpp's own exception from the top level, with no file name.
+TEST_F(Config_test, AKeyThatIsAListOrAMapIsAConfigError) {
+  EXPECT_NE(error_of("? [a, b]\n: 1\n" + model_with(""))
+                .find("test.yaml:1: (top level): a key "
+                      "must be a plain name"),
+            std::string::npos);
+  EXPECT_NE(error_of(model_with("    ? {a: 1}\n    : 2\n")).find("models[0]: a key must be"),
+            std::string::npos);
+}
+
 TEST_F(Config_test, RejectsEveryBadValue) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"models: []\n", "models"},
