@@ -29,6 +29,7 @@ Daemon::Daemon(DaemonConfig config)
       drain_timer_(io_),
       watchdog_timer_(io_) {
   limits_.max_body_bytes = config_.max_request_bytes;
+  queued_bytes_.limit = config_.max_queued_bytes;
 }
 
 Daemon::~Daemon() = default;
@@ -36,6 +37,8 @@ Daemon::~Daemon() = default;
 bool Daemon::all_models_ready() const {
   if (phase_ != Phase::kServing) return false;
   for (const auto& pool : pools_) {
+    // A model an operator unloaded is not expected to serve.
+    if (pool->status() == ModelPool::Status::kUnavailable) continue;
     if (!pool->ready()) return false;
   }
   return true;
@@ -50,8 +53,10 @@ ModelPool* Daemon::find_pool(std::string_view model) {
 
 std::vector<ModelState> Daemon::model_states() const {
   std::vector<ModelState> states;
-  for (const auto& pool : pools_)
-    states.push_back({&pool->model(), pool->ready() && !draining()});
+  for (const auto& pool : pools_) {
+    states.push_back({&pool->model(), pool->ready() && !draining(),
+                      ModelPool::status_name(pool->status()), pool->failure()});
+  }
   return states;
 }
 
@@ -59,6 +64,14 @@ std::string Daemon::status_line() const {
   std::string line;
   for (const auto& pool : pools_) {
     if (!line.empty()) line += "; ";
+    if (pool->status() == ModelPool::Status::kFailed ||
+        pool->status() == ModelPool::Status::kUnavailable) {
+      line += fmt::format("{}: {}", pool->model().name, ModelPool::status_name(pool->status()));
+      // STATUS= is one line: the reason's first line (its stderr tail comes after a ';').
+      if (!pool->failure().empty())
+        line += fmt::format(" ({})", pool->failure().substr(0, pool->failure().find('\n')));
+      continue;
+    }
     line +=
         fmt::format("{}: {}/{} workers ready, {} queued, {} in flight", pool->model().name,
                     pool->ready_workers(), pool->worker_count(), pool->queued(), pool->in_flight());
@@ -78,7 +91,7 @@ int Daemon::run() {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   for (const auto& model : config_.models) {
     pools_.push_back(std::make_unique<ModelPool>(
-        io_, config_, model, cores, [this] { return next_generation_++; }, *this));
+        io_, config_, model, cores, [this] { return next_generation_++; }, queued_bytes_, *this));
   }
   try {
     for (auto& pool : pools_)
@@ -152,22 +165,33 @@ void Daemon::schedule_watchdog() {
   });
 }
 
-void Daemon::on_pool_ready(ModelPool& pool) {
-  spdlog::info("model '{}' is ready ({} workers)", pool.model().name, pool.worker_count());
+void Daemon::on_pool_ready(ModelPool&) {
+  serve_if_every_model_settled();
+}
+
+// Start-up is over once every model is READY or (exit_on_error: false) FAILED.
+void Daemon::serve_if_every_model_settled() {
   if (phase_ != Phase::kStarting) return;
   for (const auto& each : pools_) {
-    if (!each->ready()) return;
+    if (each->status() != ModelPool::Status::kReady && each->status() != ModelPool::Status::kFailed)
+      return;
   }
   phase_ = Phase::kServing;
-  spdlog::info("all models ready; serving");
+  spdlog::info("every model settled; serving ({})", status_line());
   notifier_.ready(status_line());
 }
 
-void Daemon::on_pool_startup_failed(ModelPool&, const std::string& reason) {
+void Daemon::on_pool_failed(ModelPool& pool, const std::string& reason, bool during_startup) {
   if (phase_ >= Phase::kDraining) return;
-  spdlog::error("start-up failed: {}", reason);
-  exit_code_ = 1;
-  begin_shutdown("start-up failed", true);
+  if (during_startup && config_.exit_on_error) {
+    spdlog::error("start-up failed: {}", reason);
+    exit_code_ = 1;
+    begin_shutdown("start-up failed", true);
+    return;
+  }
+  spdlog::error("model '{}' is FAILED; the other models serve on", pool.model().name);
+  serve_if_every_model_settled();
+  notifier_.status(status_line());
 }
 
 void Daemon::on_pool_changed(ModelPool&) {

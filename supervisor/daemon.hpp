@@ -48,12 +48,14 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   ModelPool* find_pool(std::string_view model) override;
   std::vector<ModelState> model_states() const override;
   std::uint64_t next_job_id() override { return next_job_id_++; }
+  bool tcp_admin() const override { return config_.tcp_admin; }
 
  private:
   enum class Phase { kStarting, kServing, kDraining, kStopping, kDone };
 
   void on_pool_ready(ModelPool& pool) override;
-  void on_pool_startup_failed(ModelPool& pool, const std::string& reason) override;
+  void on_pool_failed(ModelPool& pool, const std::string& reason, bool during_startup) override;
+  void serve_if_every_model_settled();
   void on_pool_changed(ModelPool& pool) override;
 
   void open_listeners();
@@ -77,6 +79,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   std::optional<UnixSocketFile> socket_file_;
   std::unique_ptr<HttpListener<boost::asio::local::stream_protocol>> unix_listener_;
   std::unique_ptr<HttpListener<boost::asio::ip::tcp>> tcp_listener_;
+  QueuedBytes queued_bytes_;
   std::vector<std::unique_ptr<ModelPool>> pools_;
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer watchdog_timer_;

@@ -37,6 +37,8 @@ struct InferRequest {
   std::vector<InputTensor> inputs;       // in the model's input order
   std::vector<RequestedOutput> outputs;  // empty: every output
   bool binary_outputs_by_default = false;
+  // The client's own deadline (KServe parameter `timeout`), counted from the job's arrival.
+  std::optional<std::chrono::microseconds> timeout;
 };
 
 // Where one job's time went, for the statistics (Triton's queue, compute_input, compute_infer,
@@ -71,6 +73,21 @@ class Job {
   std::chrono::steady_clock::time_point created() const noexcept { return created_; }
 
   bool completed() const noexcept { return !completion_; }
+
+  // The worker that ran this job died while running it: once per death, with how it died.
+  void record_death(std::string reason) { deaths_.push_back(std::move(reason)); }
+  const std::vector<std::string>& deaths() const noexcept { return deaths_; }
+  // When the client stops waiting (its `timeout`, or the model's job_timeout if sooner) and when
+  // the model's job_timeout passes (a worker still running the job then is killed).
+  std::chrono::steady_clock::time_point client_deadline() const noexcept {
+    return client_deadline_;
+  }
+  std::chrono::steady_clock::time_point kill_deadline() const noexcept { return kill_deadline_; }
+  void set_deadlines(std::chrono::steady_clock::time_point client,
+                     std::chrono::steady_clock::time_point kill) noexcept {
+    client_deadline_ = client;
+    kill_deadline_ = kill;
+  }
   // The client's connection is gone: nobody will read the answer. A queued abandoned job is
   // dropped before dispatch; a running one's answer is discarded.
   void abandon() noexcept { abandoned_ = true; }
@@ -91,6 +108,9 @@ class Job {
   std::chrono::steady_clock::time_point created_;
   bool abandoned_ = false;
   std::optional<JobTimes> times_;
+  std::vector<std::string> deaths_;
+  std::chrono::steady_clock::time_point client_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point kill_deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
 using JobPtr = std::shared_ptr<Job>;

@@ -191,22 +191,30 @@ std::string server_metadata_json(std::string_view version) {
   });
 }
 
-std::string model_metadata_json(const ModelConfig& model) {
-  return json::serialize(json::object{
+std::string model_metadata_json(const ModelConfig& model, const ModelState* state) {
+  json::object metadata{
       {"name", model.name},
       {"versions", json::array{json::string(model.version)}},
       {"platform", "pytorch_libtorch"},
       {"inputs", tensor_metadata(model.inputs)},
       {"outputs", tensor_metadata(model.outputs)},
-  });
+  };
+  if (state) {
+    // Not in KServe's schema, which clients ignore: why a model does not serve, where they look.
+    metadata["state"] = state->state;
+    if (!state->reason.empty()) metadata["reason"] = state->reason;
+  }
+  return json::serialize(metadata);
 }
 
 std::string repository_index_json(std::span<const ModelState> models) {
   json::array out;
   for (const auto& state : models) {
-    out.emplace_back(json::object{{"name", state.model->name},
-                                  {"version", state.model->version},
-                                  {"state", state.ready ? "READY" : "UNAVAILABLE"}});
+    json::object entry{{"name", state.model->name},
+                       {"version", state.model->version},
+                       {"state", state.state}};
+    if (!state.reason.empty()) entry["reason"] = state.reason;
+    out.emplace_back(std::move(entry));
   }
   return json::serialize(out);
 }

@@ -19,13 +19,17 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
                                 const shm::FrameView& frame);
 
 std::string server_metadata_json(std::string_view version);
-std::string model_metadata_json(const ModelConfig& model);
+struct ModelState;
+// `state`, when given, adds the model's state (and why it is FAILED).
+std::string model_metadata_json(const ModelConfig& model, const ModelState* state = nullptr);
 
 struct ModelState {
   const ModelConfig* model;
   bool ready;
+  std::string_view state = "READY";  // LOADING, READY, FAILED, UNLOADING, UNAVAILABLE
+  std::string reason;                // why it is FAILED (or empty)
 };
-// Triton's repository index extension: [{"name", "version", "state"}].
+// Triton's repository index extension: [{"name", "version", "state", "reason"}].
 std::string repository_index_json(std::span<const ModelState> models);
 
 }  // namespace infervisor::supervisor

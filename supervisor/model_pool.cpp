@@ -6,69 +6,134 @@
 
 #include "shm/frame.hpp"
 #include "shm/ring.hpp"
-#include "supervisor/scheduler.hpp"
+#include "supervisor/job_answer.hpp"
+#include "supervisor/job_times.hpp"
+#include "supervisor/pick_worker.hpp"
 
 namespace infervisor::supervisor {
 namespace {
 
-constexpr std::chrono::milliseconds kFirstRespawnDelay{250};
-constexpr std::chrono::milliseconds kMaxRespawnDelay{30'000};
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::seconds kMemoryCheckPeriod{1};
+
+long long millis(std::chrono::nanoseconds d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+HttpReply retry_later(std::string_view message) {
+  HttpReply reply = error_reply(503, message);
+  reply.headers.emplace_back("Retry-After", "1");
+  return reply;
+}
+
+HttpReply ok_reply() {
+  HttpReply reply;
+  reply.body = "{}";
+  return reply;
+}
 
 }  // namespace
 
+std::string_view ModelPool::status_name(Status status) noexcept {
+  switch (status) {
+    case Status::kLoading:
+      return "LOADING";
+    case Status::kReady:
+      return "READY";
+    case Status::kFailed:
+      return "FAILED";
+    case Status::kUnloading:
+      return "UNLOADING";
+    case Status::kUnavailable:
+      return "UNAVAILABLE";
+  }
+  return "UNKNOWN";
+}
+
 ModelPool::ModelPool(boost::asio::io_context& io, const DaemonConfig& config,
                      const ModelConfig& model, unsigned cores,
-                     std::function<std::uint64_t()> next_generation, Events& events)
+                     std::function<std::uint64_t()> next_generation, QueuedBytes& queued_bytes,
+                     Events& events)
     : io_(io),
       config_(config),
       model_(model),
+      policy_(model.supervision),
       cores_(cores),
       next_generation_(std::move(next_generation)),
-      events_(events) {}
-
-ModelPool::~ModelPool() {
-  for (auto& job : queue_)
-    job->complete(error_reply(503, "the daemon stopped"));
+      queued_bytes_(queued_bytes),
+      events_(events),
+      restart_(model.supervision, total_instances(model)),
+      deadline_timer_(io),
+      memory_timer_(io) {
+  for (const auto& group : model_.instance_groups) {
+    for (int i = 0; i < group.count; ++i) {
+      instances_.push_back(
+          Instance{group.device, std::make_unique<boost::asio::steady_timer>(io_), false, false});
+    }
+  }
 }
 
-std::unique_ptr<Worker> ModelPool::make_worker(int instance, const DeviceSpec& device) {
-  const ThreadPlan threads = thread_plan(config_, model_, device.kind, cores_);
-  WorkerIdentity identity{instance, device, threads.intra_op, next_generation_(), threads.inter_op};
-  return std::make_unique<Worker>(io_, config_, model_, identity, *this);
+ModelPool::~ModelPool() {
+  shutting_down_ = true;
+  answer_queued(503, "the daemon stopped");
+  for (auto& member : members_) {
+    for (auto& entry : member->inflight.take_all())
+      entry.job->complete(error_reply(500, "the daemon stopped the worker running this job"));
+  }
+  reply_loaders(error_reply(503, "the daemon stopped"));
+  for (auto& waiter : std::exchange(unload_waiters_, {}))
+    waiter(error_reply(503, "the daemon stopped"));
 }
 
 void ModelPool::start() {
-  int instance = 0;
-  for (const auto& group : model_.instance_groups) {
-    for (int i = 0; i < group.count; ++i) {
-      workers_.push_back(make_worker(instance++, group.device));
-      respawn_timers_.push_back(std::make_unique<boost::asio::steady_timer>(io_));
-      respawn_backoff_.push_back(kFirstRespawnDelay);
-    }
-  }
-  for (auto& worker : workers_)
-    worker->start();
+  status_ = Status::kLoading;
+  for (int instance = 0; instance < static_cast<int>(instances_.size()); ++instance)
+    spawn(instance);
+  watch_memory();
+}
+
+void ModelPool::spawn(int instance) {
+  const auto& device = instances_[instance].device;
+  const ThreadPlan threads = thread_plan(config_, model_, device.kind, cores_);
+  WorkerIdentity identity{instance, device, threads.intra_op, next_generation_(), threads.inter_op};
+  auto member = std::make_unique<Member>();
+  member->instance = instance;
+  member->process = std::make_unique<WorkerProcess>(io_, config_, model_, identity, *this);
+  member->process->start();  // throws: nothing was added
+  members_.push_back(std::move(member));
 }
 
 std::size_t ModelPool::ready_workers() const noexcept {
   std::size_t ready = 0;
-  for (const auto& worker : workers_)
-    ready += worker && worker->state() == Worker::State::kReady;
+  for (const auto& member : members_)
+    ready += member->process->state() == WorkerProcess::State::kReady &&
+             !member->process->retiring();
   return ready;
 }
 
 std::size_t ModelPool::in_flight() const noexcept {
   std::size_t total = 0;
-  for (const auto& worker : workers_)
-    total += worker ? worker->outstanding() : 0;
+  for (const auto& member : members_)
+    total += member->inflight.size();
   return total;
 }
 
-bool ModelPool::all_exited() const noexcept {
-  for (const auto& worker : workers_) {
-    if (worker && worker->state() != Worker::State::kExited) return false;
+ModelPool::Member* ModelPool::find(const WorkerProcess& worker) noexcept {
+  for (auto& member : members_) {
+    if (member->process.get() == &worker) return member.get();
   }
-  return true;
+  return nullptr;
+}
+
+ModelPool::Member* ModelPool::serving_member(int instance) noexcept {
+  for (auto& member : members_) {
+    if (member->instance == instance && !member->process->retiring() &&
+        member->process->state() != WorkerProcess::State::kExited) {
+      return member.get();
+    }
+  }
+  return nullptr;
 }
 
 void ModelPool::check_fits(const Job& job) const {
@@ -91,53 +156,126 @@ void ModelPool::check_fits(const Job& job) const {
 }
 
 void ModelPool::submit(JobPtr job) {
-  if (!accepting_) fail_request(503, "the daemon is shutting down");
-  if (!ready()) {
-    fail_request(503, "model '{}' is not ready ({} of {} workers ready)", model_.name,
-                 ready_workers(), workers_.size());
+  if (shutting_down_) fail_request(503, "the daemon is shutting down");
+  switch (status_) {
+    case Status::kFailed:
+      fail_request(503, "model '{}' is FAILED: {}", model_.name, failure_);
+    case Status::kUnloading:
+    case Status::kUnavailable:
+      fail_request(503, "model '{}' is {} (load it with POST /v2/repository/models/{}/load)",
+                   model_.name, status_name(status_), model_.name);
+    case Status::kLoading:
+    case Status::kReady:
+      break;
   }
-  if (queue_.size() >= model_.max_queue) {
+  if (queued() >= model_.max_queue) {
     fail_request(503, "model '{}' has {} jobs queued, its max_queue; try again later", model_.name,
-                 queue_.size());
+                 queued());
+  }
+  const auto bytes = job->body().size();
+  if (queued_bytes_.used + bytes > queued_bytes_.limit) {
+    fail_request(503,
+                 "the queued jobs of every model hold {} bytes, and this one's {} bytes would pass "
+                 "max_queued_bytes ({}); try again later",
+                 queued_bytes_.used, bytes, queued_bytes_.limit);
   }
   check_fits(*job);
-  queue_.push_back(std::move(job));
+  auto client_timeout = std::chrono::duration_cast<Clock::duration>(policy_.job_timeout);
+  if (job->request().timeout && *job->request().timeout < client_timeout)
+    client_timeout = *job->request().timeout;
+  job->set_deadlines(job->created() + client_timeout, job->created() + policy_.job_timeout);
+  queued_bytes_.used += bytes;
+  queue_.push_back(job);
+  arm_deadline(std::min(job->client_deadline(), job->created() + policy_.queue_timeout));
   pump();
 }
 
+void ModelPool::release_bytes(const Job& job) noexcept {
+  queued_bytes_.used -= std::min<std::uint64_t>(queued_bytes_.used, job.body().size());
+}
+
+void ModelPool::enqueue_front(const JobPtr& job) {
+  queued_bytes_.used += job->body().size();
+  queue_.push_front(job);
+}
+
+bool ModelPool::send(Member& member, const JobPtr& job, bool exclusive) {
+  try {
+    if (member.process->write_request(*job) == WorkerProcess::Dispatch::kNoRoom) return false;
+  } catch (const HttpError& error) {
+    job->complete(error_reply(error.status(), error.what()));
+    return true;  // answered: it leaves the queue
+  }
+  member.inflight.add(job, Clock::now(), exclusive);
+  return true;
+}
+
 void ModelPool::pump() {
+  if (shutting_down_) return;
+  // Retried jobs first, each alone on a worker with nothing else in flight.
+  while (!retry_.empty()) {
+    JobPtr job = retry_.front();
+    if (job->completed() || job->abandoned()) {
+      retry_.pop_front();
+      release_bytes(*job);
+      job->complete(error_reply(499, "the client went away"));
+      continue;
+    }
+    Member* idle = nullptr;
+    for (auto& member : members_) {
+      if (member->process->accepting() && member->inflight.empty()) {
+        idle = member.get();
+        break;
+      }
+    }
+    if (!idle) break;
+    if (!send(*idle, job, /*exclusive=*/true)) continue;  // its ring is full: it no longer accepts
+    retry_.pop_front();
+    release_bytes(*job);
+  }
+  // Until every retried job has run, new jobs wait too: they must not take the idle worker a
+  // retried job needs.
+  if (!retry_.empty()) return;
+  std::vector<WorkerLoad> loads;
   while (!queue_.empty()) {
-    std::vector<WorkerLoad> loads;
-    loads.reserve(workers_.size());
-    for (const auto& worker : workers_) {
-      loads.push_back({worker && worker->accepting(), worker ? worker->outstanding() : 0,
+    JobPtr job = queue_.front();
+    if (job->completed() || job->abandoned()) {
+      // Its client is gone (or its deadline answered it): do not run it.
+      queue_.pop_front();
+      release_bytes(*job);
+      if (job->abandoned())
+        spdlog::debug("model '{}' job {}: dropped, its client went away", model_.name, job->id());
+      job->complete(error_reply(499, "the client went away"));
+      continue;
+    }
+    loads.clear();
+    for (const auto& member : members_) {
+      loads.push_back({member->process->accepting() && !member->inflight.has_exclusive(),
+                       member->inflight.size(),
                        static_cast<std::size_t>(model_.max_inflight_per_worker)});
     }
     const auto chosen = pick_worker(loads);
     if (!chosen) return;
-    JobPtr& job = queue_.front();
-    try {
-      if (workers_[*chosen]->dispatch(job) == Worker::Dispatch::kNoRoom) continue;
-    } catch (const HttpError& error) {
-      job->complete(error_reply(error.status(), error.what()));
-    }
+    if (!send(*members_[*chosen], job, /*exclusive=*/false)) continue;
     queue_.pop_front();
+    release_bytes(*job);
   }
 }
 
 std::size_t ModelPool::poll() {
   std::size_t handled = 0;
-  for (auto& worker : workers_) {
-    if (worker) handled += worker->poll();
-  }
+  // An answer may retire or add members: index, not iterators.
+  for (std::size_t i = 0; i < members_.size(); ++i)
+    handled += members_[i]->process->poll();
   return handled;
 }
 
 std::chrono::nanoseconds ModelPool::answer_spin(std::chrono::nanoseconds cap) const noexcept {
   std::chrono::nanoseconds longest{0};
-  for (const auto& worker : workers_) {
-    if (!worker || worker->outstanding() == 0) continue;
-    const auto expected = worker->typical_job_time() * 3 / 2 + std::chrono::microseconds(20);
+  for (const auto& member : members_) {
+    if (member->inflight.empty()) continue;
+    const auto expected =
+        member->inflight.typical_job_time() * 3 / 2 + std::chrono::microseconds(20);
     // A model slower than the cap is not worth a spinning core: park and let the eventfd wake us.
     if (expected <= cap) longest = std::max(longest, expected);
   }
@@ -145,83 +283,511 @@ std::chrono::nanoseconds ModelPool::answer_spin(std::chrono::nanoseconds cap) co
 }
 
 bool ModelPool::arm_parking() noexcept {
-  for (auto& worker : workers_) {
-    if (worker && !worker->arm_parking()) return false;
+  for (auto& member : members_) {
+    if (!member->process->arm_parking()) return false;
   }
   return true;
 }
 
 void ModelPool::disarm_parking() noexcept {
-  for (auto& worker : workers_) {
-    if (worker) worker->disarm_parking();
+  for (auto& member : members_)
+    member->process->disarm_parking();
+}
+
+void ModelPool::answer_queued(unsigned status, const std::string& reason) {
+  auto answer = [&](std::deque<JobPtr>& jobs) {
+    while (!jobs.empty()) {
+      JobPtr job = std::move(jobs.front());
+      jobs.pop_front();
+      release_bytes(*job);
+      job->complete(status == 503 ? retry_later(reason) : error_reply(status, reason));
+    }
+  };
+  answer(retry_);
+  answer(queue_);
+}
+
+void ModelPool::stop_members(std::chrono::milliseconds timeout) {
+  for (auto& instance : instances_) {
+    instance.respawn_timer->cancel();
+    instance.respawn_pending = false;
+    instance.recycling = false;
+  }
+  rolling_.clear();
+  for (auto& member : members_) {
+    member->process->retire();
+    if (member->process->state() == WorkerProcess::State::kStarting)
+      member->process->kill("stopped before it was ready", /*by_daemon=*/true);
+    else
+      member->process->request_shutdown(timeout);
   }
 }
 
 void ModelPool::shutdown(std::chrono::milliseconds timeout) {
   shutting_down_ = true;
-  accepting_ = false;
-  for (auto& timer : respawn_timers_)
-    timer->cancel();
-  while (!queue_.empty()) {
-    queue_.front()->complete(error_reply(503, "the daemon is shutting down"));
-    queue_.pop_front();
-  }
-  for (auto& worker : workers_) {
-    if (worker) worker->request_shutdown(timeout);
-  }
+  deadline_timer_.cancel();
+  memory_timer_.cancel();
+  answer_queued(503, "the daemon is shutting down");
+  reply_loaders(error_reply(503, "the daemon is shutting down"));
+  stop_members(timeout);
 }
 
-void ModelPool::on_worker_ready(Worker& worker) {
-  respawn_backoff_[worker.identity().instance] = kFirstRespawnDelay;
-  if (!started_ && ready_workers() == workers_.size()) {
-    started_ = true;
+void ModelPool::fail_model(const std::string& reason) {
+  status_ = Status::kFailed;
+  failure_ = reason;
+  spdlog::error("model '{}' is FAILED: {}", model_.name, reason);
+  answer_queued(503, fmt::format("model '{}' is FAILED: {}", model_.name, reason));
+  stop_members(config_.shutdown_timeout);
+  reply_loaders(error_reply(500, fmt::format("model '{}' failed to load: {}", model_.name, reason)));
+  const bool during_startup = std::exchange(starting_up_, false);
+  events_.on_pool_failed(*this, reason, during_startup);
+}
+
+void ModelPool::on_worker_ready(WorkerProcess& worker) {
+  Member* member = find(worker);
+  if (!member || shutting_down_) return;
+  const int instance = member->instance;
+  // A replacement started first (recycling): the worker it replaces stops taking jobs now.
+  for (auto& other : members_) {
+    if (other.get() != member && other->instance == instance && !other->process->retiring()) {
+      other->process->retire();
+      retire_if_drained(*other);
+    }
+  }
+  if (instances_[instance].recycling && policy_.recycle == SupervisionPolicy::Recycle::kDrainFirst)
+    finish_recycle(instance);
+  if (instances_[instance].recycling) {
+    // start_first: done once the old one has gone; it may be gone already.
+    bool old_alive = false;
+    for (auto& other : members_)
+      old_alive |= other.get() != member && other->instance == instance;
+    if (!old_alive) finish_recycle(instance);
+  }
+  if (status_ == Status::kLoading && ready_workers() == instances_.size()) {
+    status_ = Status::kReady;
+    starting_up_ = false;
+    spdlog::info("model '{}' is READY ({} workers)", model_.name, instances_.size());
+    reply_loaders(ok_reply());
     events_.on_pool_ready(*this);
   }
   events_.on_pool_changed(*this);
   pump();
 }
 
-void ModelPool::on_worker_capacity(Worker&) {
+void ModelPool::on_worker_answer(WorkerProcess& worker, const shm::RecordView& answer) {
+  Member* member = find(worker);
+  if (!member) return;
+  auto entry = member->inflight.take(answer.job_id);
+  if (!entry) {
+    spdlog::warn("{}: answer for job {}, which is not in flight; dropped", worker.describe(),
+                 answer.job_id);
+    return;
+  }
+  const auto now = Clock::now();
+  member->inflight.record_answer_time(now - entry->dispatched);
+  Job& job = *entry->job;
+  if (!job.completed()) {
+    record_job_times(job, entry->dispatched, answer, worker.describe());
+    job.complete(reply_for_answer(model_, job, answer, worker.describe()));
+  }
+  if (policy_.max_jobs_per_worker > 0 && !worker.retiring() &&
+      member->inflight.answered() >= policy_.max_jobs_per_worker) {
+    begin_recycle(member->instance,
+                  fmt::format("it has served {} jobs (max_jobs_per_worker)",
+                              member->inflight.answered()));
+  }
+  if (worker.retiring()) retire_if_drained(*member);
+  if (status_ == Status::kUnloading) maybe_finish_unload();
+}
+
+void ModelPool::on_worker_capacity(WorkerProcess&) {
   pump();
 }
 
-void ModelPool::on_worker_exit(Worker& worker, const std::string& reason) {
-  const int instance = worker.identity().instance;
-  if (!started_ && !shutting_down_) {
-    events_.on_pool_startup_failed(
-        *this, fmt::format("model '{}' worker {}: {}", model_.name, instance, reason));
+void ModelPool::retire_if_drained(Member& member) {
+  if (member.inflight.empty() && member.process->state() == WorkerProcess::State::kReady)
+    member.process->request_shutdown(config_.shutdown_timeout);
+  else if (member.process->state() == WorkerProcess::State::kStarting)
+    member.process->kill("replaced before it was ready", /*by_daemon=*/true);
+}
+
+void ModelPool::handle_orphans(std::vector<InFlightTable::Entry> entries, const Member& member,
+                               const WorkerExit& exit) {
+  const std::string worker = member.process->describe();
+  // Put back in their order, ahead of newer jobs.
+  std::vector<JobPtr> again;
+  for (auto& entry : entries) {
+    JobPtr job = std::move(entry.job);
+    if (job->completed()) continue;  // its deadline answered it already
+    if (status_ == Status::kFailed || status_ == Status::kUnavailable) {
+      job->complete(retry_later(fmt::format("model '{}' is {}: {}", model_.name,
+                                            status_name(status_), failure_)));
+      continue;
+    }
+    if (shutting_down_) {
+      job->complete(error_reply(500, fmt::format("{} stopped ({}) while running this job", worker,
+                                                 exit.reason)));
+      continue;
+    }
+    if (exit.caused_by_daemon) {
+      // Killed for another job's deadline, or recycled: not this job's doing.
+      again.push_back(std::move(job));
+      continue;
+    }
+    if (policy_.on_worker_death == SupervisionPolicy::OnDeath::kFail) {
+      spdlog::error("model '{}' job {}: {} {} while running it", model_.name, job->id(), worker,
+                    exit.reason);
+      job->complete(
+          error_reply(500, fmt::format("{} {} while running this job", worker, exit.reason)));
+      continue;
+    }
+    job->record_death(fmt::format("{} {}", worker, exit.reason));
+    const auto runs = job->deaths().size();
+    if (runs > static_cast<std::size_t>(policy_.max_job_retries)) {
+      spdlog::error("model '{}' job {}: its worker died each of the {} times it ran; failing it",
+                    model_.name, job->id(), runs);
+      job->complete(error_reply(
+          500, fmt::format("the worker died each of the {} times this job ran: {}", runs,
+                           fmt::join(job->deaths(), "; "))));
+      continue;
+    }
+    spdlog::warn("model '{}' job {}: {} died running it; running it again, alone", model_.name,
+                 job->id(), worker);
+    queued_bytes_.used += job->body().size();
+    retry_.push_back(std::move(job));
+  }
+  for (auto it = again.rbegin(); it != again.rend(); ++it)
+    enqueue_front(*it);
+}
+
+void ModelPool::on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) {
+  auto found = std::find_if(members_.begin(), members_.end(),
+                            [&](const auto& member) { return member->process.get() == &worker; });
+  if (found == members_.end()) return;
+  // The process object is inside its own callback: retire it now, free it later.
+  std::unique_ptr<Member> member = std::move(*found);
+  members_.erase(found);
+  const int instance = member->instance;
+  const bool was_retiring = worker.retiring();
+  handle_orphans(member->inflight.take_all(), *member, exit);
+  retired_.push_back(std::move(member));
+  boost::asio::post(io_, [this] { retired_.clear(); });
+
+  if (spawn_when_gone_ && members_.empty()) {
+    spawn_when_gone_ = false;
+    start_loading();
     return;
   }
-  if (shutting_down_) {
+  // (An unloading model whose jobs are not all done yet still replaces its workers.)
+  const bool stopped = shutting_down_ || spawn_when_gone_ || status_ == Status::kFailed ||
+                       status_ == Status::kUnavailable ||
+                       (status_ == Status::kUnloading && idle());
+  if (stopped) {
+    if (status_ == Status::kFailed && !exit.stderr_tail.empty() &&
+        failure_.find(exit.stderr_tail) == std::string::npos && !exit.caused_by_daemon) {
+      failure_ += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
+    }
+    maybe_finish_unload();
     events_.on_pool_changed(*this);
     return;
   }
-  // The Worker object is inside its own callback: retire it now, free it later.
-  const DeviceSpec device = workers_[instance]->identity().device;
-  retired_.push_back(std::move(workers_[instance]));
-  boost::asio::post(io_, [this] { retired_.clear(); });
-  respawn_later(instance, device);
+  if (starting_up_ && !exit.caused_by_daemon && config_.exit_on_error) {
+    // Start-up: a model that cannot start stops the daemon (exit_on_error).
+    std::string reason = fmt::format("model '{}' worker {}: {}", model_.name, instance, exit.reason);
+    if (!exit.stderr_tail.empty()) reason += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
+    status_ = Status::kFailed;
+    failure_ = reason;
+    starting_up_ = false;
+    answer_queued(503, reason);
+    stop_members(std::chrono::milliseconds(1000));
+    events_.on_pool_failed(*this, reason, true);
+    return;
+  }
+  if (serving_member(instance) != nullptr) {
+    // A worker that was being replaced (recycling) left; its replacement serves.
+    if (instances_[instance].recycling && was_retiring) {
+      const Member* successor = serving_member(instance);
+      if (successor->process->state() == WorkerProcess::State::kReady) finish_recycle(instance);
+    }
+    events_.on_pool_changed(*this);
+    pump();
+    return;
+  }
+  std::chrono::milliseconds delay{0};
+  if (!exit.caused_by_daemon) {
+    const auto decision = restart_.on_death(instance, exit.ready_since, Clock::now());
+    if (decision.model_failed) {
+      std::string reason = fmt::format(
+          "{} worker deaths within {} s (max_restarts {}); the last: worker {} {}",
+          restart_.recent_deaths(Clock::now()), millis(policy_.restart_window) / 1000,
+          policy_.max_restarts, instance, exit.reason);
+      if (!exit.stderr_tail.empty())
+        reason += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
+      fail_model(reason);
+      return;
+    }
+    delay = decision.delay;
+  }
+  respawn_later(instance, delay);
   events_.on_pool_changed(*this);
+  pump();
 }
 
-void ModelPool::respawn_later(int instance, const DeviceSpec& device) {
-  auto& delay = respawn_backoff_[instance];
-  spdlog::warn("model '{}' worker {}: respawning in {} ms", model_.name, instance, delay.count());
-  auto& timer = *respawn_timers_[instance];
-  timer.expires_after(delay);
-  delay = std::min(delay * 2, kMaxRespawnDelay);
-  timer.async_wait([this, instance, device](const boost::system::error_code& ec) {
-    if (ec || shutting_down_) return;
-    auto worker = make_worker(instance, device);
+void ModelPool::respawn_later(int instance, std::chrono::milliseconds delay) {
+  auto& slot = instances_[instance];
+  if (slot.respawn_pending) return;
+  slot.respawn_pending = true;
+  if (delay.count() > 0)
+    spdlog::warn("model '{}' worker {}: respawning in {} ms", model_.name, instance, delay.count());
+  slot.respawn_timer->expires_after(delay);
+  slot.respawn_timer->async_wait([this, instance](const boost::system::error_code& ec) {
+    if (ec) return;
+    instances_[instance].respawn_pending = false;
+    if (shutting_down_ || status_ == Status::kFailed || status_ == Status::kUnavailable ||
+        (status_ == Status::kUnloading && idle()))
+      return;
     try {
-      worker->start();
-      workers_[instance] = std::move(worker);
+      spawn(instance);
     } catch (const std::exception& error) {
       spdlog::error("model '{}' worker {}: respawn failed: {}", model_.name, instance,
                     error.what());
-      worker.reset();  // its segment and eventfd go now (this is not one of its own callbacks)
-      respawn_later(instance, device);
+      const auto decision = restart_.on_death(instance, std::nullopt, Clock::now());
+      if (decision.model_failed) {
+        fail_model(fmt::format("worker {} cannot be spawned: {}", instance, error.what()));
+        return;
+      }
+      respawn_later(instance, decision.delay);
     }
+    events_.on_pool_changed(*this);
+  });
+}
+
+// --- recycling ------------------------------------------------------------------------------
+
+void ModelPool::begin_recycle(int instance, const std::string& why) {
+  auto& slot = instances_[instance];
+  if (slot.recycling || shutting_down_ || status_ != Status::kReady) return;
+  Member* old = serving_member(instance);
+  if (!old) return;
+  slot.recycling = true;
+  spdlog::info("{}: replacing it with a fresh worker: {}", old->process->describe(), why);
+  if (policy_.recycle == SupervisionPolicy::Recycle::kDrainFirst) {
+    // The old one goes first; its queue waits for the replacement, spawned when it has exited.
+    old->process->retire();
+    retire_if_drained(*old);
+    return;
+  }
+  try {
+    spawn(instance);  // the old one serves on until this one is READY
+  } catch (const std::exception& error) {
+    spdlog::error("model '{}' worker {}: cannot start its replacement: {}", model_.name, instance,
+                  error.what());
+    slot.recycling = false;
+  }
+}
+
+void ModelPool::finish_recycle(int instance) {
+  instances_[instance].recycling = false;
+  spdlog::info("model '{}' worker {}: replaced", model_.name, instance);
+  next_rolling_load();
+}
+
+void ModelPool::next_rolling_load() {
+  while (!rolling_.empty()) {
+    const int instance = rolling_.front();
+    if (instances_[instance].recycling) return;  // under way
+    rolling_.pop_front();
+    begin_recycle(instance, "the model is being loaded again");
+    if (instances_[instance].recycling) return;
+  }
+  if (status_ == Status::kReady) reply_loaders(ok_reply());
+}
+
+// --- repository ----------------------------------------------------------------------------
+
+void ModelPool::reply_loaders(const HttpReply& reply) {
+  for (auto& waiter : std::exchange(load_waiters_, {}))
+    waiter(reply);
+}
+
+void ModelPool::load(std::function<void(HttpReply)> done) {
+  if (shutting_down_) return done(error_reply(503, "the daemon is shutting down"));
+  switch (status_) {
+    case Status::kLoading:
+      load_waiters_.push_back(std::move(done));
+      return;
+    case Status::kUnloading:
+      return done(error_reply(409, fmt::format("model '{}' is UNLOADING; load it once it is "
+                                               "UNAVAILABLE",
+                                               model_.name)));
+    case Status::kReady:
+      load_waiters_.push_back(std::move(done));
+      if (!rolling_.empty()) return;  // a rolling replacement is under way: it answers them all
+      for (int instance = 0; instance < static_cast<int>(instances_.size()); ++instance)
+        rolling_.push_back(instance);
+      spdlog::info("model '{}': loading it again, one worker at a time", model_.name);
+      next_rolling_load();
+      return;
+    case Status::kFailed:
+    case Status::kUnavailable:
+      break;
+  }
+  spdlog::info("model '{}': loading", model_.name);
+  restart_.reset();
+  failure_.clear();
+  status_ = Status::kLoading;
+  load_waiters_.push_back(std::move(done));
+  if (!members_.empty()) {
+    // Workers of the failed model still stopping: make way, then start (on their exit).
+    spawn_when_gone_ = true;
+    for (auto& member : members_)
+      member->process->kill("making way for a fresh load", /*by_daemon=*/true);
+    return;
+  }
+  start_loading();
+}
+
+void ModelPool::start_loading() {
+  try {
+    for (int instance = 0; instance < static_cast<int>(instances_.size()); ++instance)
+      spawn(instance);
+  } catch (const std::exception& error) {
+    fail_model(fmt::format("cannot spawn a worker: {}", error.what()));
+  }
+  events_.on_pool_changed(*this);
+}
+
+void ModelPool::unload(std::function<void(HttpReply)> done) {
+  if (shutting_down_) return done(error_reply(503, "the daemon is shutting down"));
+  if (status_ == Status::kUnavailable) return done(ok_reply());
+  unload_waiters_.push_back(std::move(done));
+  if (status_ == Status::kUnloading) return;
+  spdlog::info("model '{}': unloading ({} queued, {} in flight finish first)", model_.name,
+               queued(), in_flight());
+  const bool failed = status_ == Status::kFailed;
+  status_ = Status::kUnloading;
+  reply_loaders(error_reply(503, fmt::format("model '{}' is being unloaded", model_.name)));
+  if (failed) failure_.clear();
+  maybe_finish_unload();
+  events_.on_pool_changed(*this);
+}
+
+void ModelPool::maybe_finish_unload() {
+  if (status_ != Status::kUnloading) return;
+  if (!idle()) return;  // queued and running jobs finish first
+  if (!members_.empty()) {
+    for (auto& member : members_) {
+      if (!member->process->retiring()) {
+        stop_members(config_.shutdown_timeout);
+        break;
+      }
+    }
+    return;  // their exits bring us back here
+  }
+  status_ = Status::kUnavailable;
+  spdlog::info("model '{}' is UNAVAILABLE (unloaded)", model_.name);
+  for (auto& waiter : std::exchange(unload_waiters_, {}))
+    waiter(ok_reply());
+  events_.on_pool_changed(*this);
+}
+
+// --- deadlines -----------------------------------------------------------------------------
+
+void ModelPool::arm_deadline(Clock::time_point when) {
+  if (when >= deadline_armed_) return;
+  deadline_armed_ = when;
+  deadline_timer_.expires_at(when);
+  deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    deadline_armed_ = Clock::time_point::max();
+    check_deadlines();
+  });
+}
+
+void ModelPool::check_deadlines() {
+  const auto now = Clock::now();
+  auto next = Clock::time_point::max();
+  auto expire_queued = [&](std::deque<JobPtr>& jobs) {
+    for (auto it = jobs.begin(); it != jobs.end();) {
+      Job& job = **it;
+      const auto queue_expiry = job.created() + policy_.queue_timeout;
+      if (job.completed()) {
+        ++it;
+        continue;
+      }
+      if (now >= job.client_deadline()) {
+        release_bytes(job);
+        job.complete(error_reply(
+            504, fmt::format("job {} of model '{}' was not answered within its timeout of {} ms "
+                             "(it waited in the queue)",
+                             job.id(), model_.name, millis(job.client_deadline() - job.created()))));
+        it = jobs.erase(it);
+      } else if (now >= queue_expiry) {
+        release_bytes(job);
+        job.complete(retry_later(fmt::format(
+            "job {} of model '{}' waited {} ms in the queue (queue_timeout) with {} of {} workers "
+            "ready",
+            job.id(), model_.name, millis(policy_.queue_timeout), ready_workers(),
+            instances_.size())));
+        it = jobs.erase(it);
+      } else {
+        next = std::min({next, queue_expiry, job.client_deadline()});
+        ++it;
+      }
+    }
+  };
+  expire_queued(retry_);
+  expire_queued(queue_);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    Member& member = *members_[i];
+    bool kill = false;
+    std::uint64_t overdue_job = 0;
+    for (const auto& [id, entry] : member.inflight.entries()) {
+      Job& job = *entry.job;
+      if (!job.completed() && now >= job.client_deadline()) {
+        const bool model_limit = job.client_deadline() == job.kill_deadline();
+        job.complete(error_reply(
+            504, fmt::format("job {} of model '{}' was not answered within its {} of {} ms", job.id(),
+                             model_.name, model_limit ? "job_timeout" : "timeout",
+                             millis(job.client_deadline() - job.created()))));
+      }
+      if (now >= job.kill_deadline()) {
+        kill = true;
+        overdue_job = job.id();
+      } else {
+        next = std::min(next, job.completed() ? job.kill_deadline()
+                                              : std::min(job.client_deadline(), job.kill_deadline()));
+      }
+    }
+    if (kill) {
+      member.process->kill(fmt::format("job {} ran past job_timeout ({} ms)", overdue_job,
+                                       millis(policy_.job_timeout)),
+                           /*by_daemon=*/true);
+    }
+  }
+  if (next != Clock::time_point::max()) arm_deadline(next);
+  pump();
+  if (status_ == Status::kUnloading) maybe_finish_unload();
+}
+
+void ModelPool::watch_memory() {
+  if (policy_.max_worker_rss == 0) return;
+  memory_timer_.expires_after(kMemoryCheckPeriod);
+  memory_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || shutting_down_) return;
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      Member& member = *members_[i];
+      if (member.process->retiring() || member.process->state() != WorkerProcess::State::kReady)
+        continue;
+      const auto rss = member.process->anonymous_rss();
+      if (rss && *rss > policy_.max_worker_rss) {
+        begin_recycle(member.instance,
+                      fmt::format("its anonymous memory (RssAnon) is {} MiB, above max_worker_rss "
+                                  "({} MiB)",
+                                  *rss >> 20, policy_.max_worker_rss >> 20));
+      }
+    }
+    watch_memory();
   });
 }
 

@@ -1,6 +1,21 @@
-// One model's workers and its queue of jobs: admission (413/503), FIFO dispatch to the worker with
-// the fewest outstanding jobs, respawn of workers that die after start-up, and the drain at
-// shutdown.
+// One model's workers and its jobs: admission, the FIFO queue, dispatch to the worker with the
+// fewest outstanding jobs, and supervision (issue 7). The promise it keeps: every job it accepts
+// gets exactly one answer, whatever its workers do.
+//
+//  - A worker that dies: its jobs in flight are dispatched again (`on_worker_death: retry`) or
+//    answered 500 naming the worker and how it died (`fail`). A retried job runs alone on its
+//    worker, so an input that kills every worker it lands on fails alone after
+//    `max_job_retries` retries, and the innocent jobs that were beside it succeed.
+//  - Jobs wait in the queue while no worker is ready (a replacement is coming) for at most
+//    `queue_timeout` (then 503 with Retry-After); every job has a deadline (`job_timeout`, or the
+//    client's `timeout` if sooner: 504). A worker still running a job past `job_timeout` is killed
+//    and replaced; its other jobs run again without counting as deaths.
+//  - Dead workers are replaced by the restart policy (restart_policy.hpp); too many deaths mark
+//    the model FAILED: its workers stop and its queue is answered 503 with the reason.
+//  - Recycling (`max_jobs_per_worker`, `max_worker_rss`, a repository load of a READY model)
+//    replaces a worker without failing a job: start the replacement first, or drain first.
+//
+// Everything runs on the daemon's event loop thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -11,26 +26,42 @@
 #include <vector>
 
 #include "supervisor/config.hpp"
+#include "supervisor/http_reply.hpp"
+#include "supervisor/inflight_table.hpp"
 #include "supervisor/job.hpp"
-#include "supervisor/worker.hpp"
+#include "supervisor/restart_policy.hpp"
+#include "supervisor/worker_process.hpp"
 
 namespace infervisor::supervisor {
 
-class ModelPool final : public Worker::Events {
+// Bytes of request bodies held by queued jobs, across every model (`max_queued_bytes`).
+struct QueuedBytes {
+  std::uint64_t limit = 1ull << 30;
+  std::uint64_t used = 0;
+};
+
+class ModelPool final : public WorkerProcess::Events {
  public:
+  // The model's state as the repository index shows it.
+  enum class Status { kLoading, kReady, kFailed, kUnloading, kUnavailable };
+  static std::string_view status_name(Status status) noexcept;
+
   // What the daemon hears from a pool.
   class Events {
    public:
     virtual ~Events() = default;
+    // Every worker of the model reported READY (after start or a repository load).
     virtual void on_pool_ready(ModelPool& pool) = 0;
-    // A worker failed before the model was first ready: the daemon's start-up fails.
-    virtual void on_pool_startup_failed(ModelPool& pool, const std::string& reason) = 0;
+    // The model is FAILED; `during_startup`: it never was ready since the daemon started.
+    virtual void on_pool_failed(ModelPool& pool, const std::string& reason,
+                                bool during_startup) = 0;
     virtual void on_pool_changed(ModelPool& pool) = 0;  // workers or load changed (STATUS=)
   };
 
   // `next_generation` hands out segment generations unique across the daemon.
   ModelPool(boost::asio::io_context& io, const DaemonConfig& config, const ModelConfig& model,
-            unsigned cores, std::function<std::uint64_t()> next_generation, Events& events);
+            unsigned cores, std::function<std::uint64_t()> next_generation,
+            QueuedBytes& queued_bytes, Events& events);
   ModelPool(const ModelPool&) = delete;
   ModelPool& operator=(const ModelPool&) = delete;
   ~ModelPool() override;
@@ -38,16 +69,27 @@ class ModelPool final : public Worker::Events {
   void start();  // spawns every instance; throws InfervisorError if a spawn fails outright
 
   const ModelConfig& model() const noexcept { return model_; }
-  bool ready() const noexcept { return ready_workers() > 0; }
+  Status status() const noexcept { return status_; }
+  // Why the model is FAILED (with its dead worker's last words), or empty.
+  const std::string& failure() const noexcept { return failure_; }
+  // At least one worker is ready and the model is loaded.
+  bool ready() const noexcept { return status_ == Status::kReady && ready_workers() > 0; }
   std::size_t ready_workers() const noexcept;
-  std::size_t worker_count() const noexcept { return workers_.size(); }
-  std::size_t queued() const noexcept { return queue_.size(); }
+  std::size_t worker_count() const noexcept { return instances_.size(); }
+  std::size_t queued() const noexcept { return queue_.size() + retry_.size(); }
   std::size_t in_flight() const noexcept;
-  bool idle() const noexcept { return queue_.empty() && in_flight() == 0; }
-  bool all_exited() const noexcept;
+  bool idle() const noexcept { return queued() == 0 && in_flight() == 0; }
+  bool all_exited() const noexcept { return members_.empty(); }
 
-  // Queues the job (or throws HttpError: 503 not ready / queue full / shutting down, 413 too big).
+  // Queues the job, or throws HttpError: 503 FAILED or unloaded model / queue full / byte budget
+  // / shutting down, 413 too big, 400 bad frame.
   void submit(JobPtr job);
+
+  // Triton's repository extension. load: start a FAILED or unloaded model, or replace a READY
+  // model's workers one at a time with fresh ones (which load the model file again). unload:
+  // drain and stop it. `done` is called once, when that is over (or refused).
+  void load(std::function<void(HttpReply)> done);
+  void unload(std::function<void(HttpReply)> done);
 
   std::size_t poll();  // every worker's responses
   // How long the daemon should keep polling for an answer before it parks: about the typical
@@ -56,35 +98,81 @@ class ModelPool final : public Worker::Events {
   bool arm_parking() noexcept;
   void disarm_parking() noexcept;
 
-  // Stop taking jobs; the queue and the jobs in flight still finish.
-  void stop_accepting() noexcept { accepting_ = false; }
   // Sentinels to every worker; no respawns from now on. Queued jobs left get 503.
   void shutdown(std::chrono::milliseconds timeout);
 
  private:
-  void on_worker_ready(Worker& worker) override;
-  void on_worker_capacity(Worker& worker) override;
-  void on_worker_exit(Worker& worker, const std::string& reason) override;
+  // One worker process and the jobs it has been given.
+  struct Member {
+    std::unique_ptr<WorkerProcess> process;
+    InFlightTable inflight;
+    int instance = 0;
+  };
+  // A worker slot of the model: its device, its pending respawn, its recycling.
+  struct Instance {
+    DeviceSpec device;
+    std::unique_ptr<boost::asio::steady_timer> respawn_timer;
+    bool respawn_pending = false;
+    bool recycling = false;  // a replacement is under way
+  };
 
-  std::unique_ptr<Worker> make_worker(int instance, const DeviceSpec& device);
+  void on_worker_ready(WorkerProcess& worker) override;
+  void on_worker_answer(WorkerProcess& worker, const shm::RecordView& answer) override;
+  void on_worker_capacity(WorkerProcess& worker) override;
+  void on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) override;
+
+  Member* find(const WorkerProcess& worker) noexcept;
+  Member* serving_member(int instance) noexcept;  // the live, non-retiring one
+  void spawn(int instance);
+  void respawn_later(int instance, std::chrono::milliseconds delay);
+  void handle_orphans(std::vector<InFlightTable::Entry> entries, const Member& member,
+                      const WorkerExit& exit);
   void pump();
-  void respawn_later(int instance, const DeviceSpec& device);
+  bool send(Member& member, const JobPtr& job, bool exclusive);
+  void enqueue_front(const JobPtr& job);
+  void release_bytes(const Job& job) noexcept;
   void check_fits(const Job& job) const;
+  void fail_model(const std::string& reason);
+  void answer_queued(unsigned status, const std::string& reason);
+  void stop_members(std::chrono::milliseconds timeout);
+  void begin_recycle(int instance, const std::string& why);
+  void finish_recycle(int instance);
+  void retire_if_drained(Member& member);
+  void next_rolling_load();
+  void maybe_finish_unload();
+  void start_loading();
+  void reply_loaders(const HttpReply& reply);
+
+  // Deadlines: one timer for the earliest of every queued and running job's.
+  void arm_deadline(std::chrono::steady_clock::time_point when);
+  void check_deadlines();
+  void watch_memory();
 
   boost::asio::io_context& io_;
   const DaemonConfig& config_;
   const ModelConfig& model_;
+  const SupervisionPolicy& policy_;
   unsigned cores_;
   std::function<std::uint64_t()> next_generation_;
+  QueuedBytes& queued_bytes_;
   Events& events_;
 
-  std::vector<std::unique_ptr<Worker>> workers_;  // index = instance
-  std::vector<std::unique_ptr<boost::asio::steady_timer>> respawn_timers_;
-  std::vector<std::chrono::milliseconds> respawn_backoff_;
-  std::vector<std::unique_ptr<Worker>> retired_;  // exited workers, freed outside their callbacks
+  Status status_ = Status::kLoading;
+  std::string failure_;
+  std::vector<Instance> instances_;
+  std::vector<std::unique_ptr<Member>> members_;  // live processes, retiring ones included
+  std::vector<std::unique_ptr<Member>> retired_;  // exited, freed outside their callbacks
+  RestartPolicy restart_;
   std::deque<JobPtr> queue_;
-  bool accepting_ = true;
-  bool started_ = false;  // every worker has been ready once
+  std::deque<JobPtr> retry_;  // jobs whose worker died running them: first, one per worker
+  boost::asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_armed_ = std::chrono::steady_clock::time_point::max();
+  boost::asio::steady_timer memory_timer_;
+  std::vector<std::function<void(HttpReply)>> load_waiters_;
+  std::vector<std::function<void(HttpReply)>> unload_waiters_;
+  std::deque<int> rolling_;  // instances a repository load of a READY model still replaces
+  bool starting_up_ = true;    // since the daemon started: not yet READY or FAILED once
+  bool spawn_when_gone_ = false;  // a load waits for the old workers to exit
   bool shutting_down_ = false;
 };
 

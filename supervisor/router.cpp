@@ -89,6 +89,23 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       }
       return answer(respond, json_reply(repository_index_json(states)));
     }
+    if (parts[1] == "repository" && parts.size() == 5 && parts[2] == "models" &&
+        (parts[4] == "load" || parts[4] == "unload")) {
+      require_method(request, http::verb::post);
+      if (context.transport == RequestContext::Transport::kTcp && !state_.tcp_admin()) {
+        fail_request(403, "repository {} is allowed on the Unix socket only (tcp_admin: false)",
+                     parts[4]);
+      }
+      ModelPool* pool = state_.find_pool(parts[2]);
+      if (!pool) fail_request(404, "no model named '{}'", parts[2]);
+      if (state_.draining()) fail_request(503, "the daemon is shutting down");
+      spdlog::info("repository {} of model '{}' requested", parts[4], parts[2]);
+      if (parts[4] == "load")
+        pool->load(respond);
+      else
+        pool->unload(respond);
+      return {};
+    }
     if (parts[1] == "models" && parts.size() >= 3) {
       ModelPool* pool = state_.find_pool(parts[2]);
       if (!pool) fail_request(404, "no model named '{}'", parts[2]);
@@ -102,7 +119,9 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       }
       if (parts.size() == next) {
         require_method(request, http::verb::get);
-        return answer(respond, json_reply(model_metadata_json(pool->model())));
+        const ModelState state{&pool->model(), pool->ready(),
+                               ModelPool::status_name(pool->status()), pool->failure()};
+        return answer(respond, json_reply(model_metadata_json(pool->model(), &state)));
       }
       if (parts.size() == next + 1 && parts[next] == "ready") {
         require_method(request, http::verb::get);

@@ -31,6 +31,8 @@ class ServiceState {
   virtual ModelPool* find_pool(std::string_view model) = 0;
   virtual std::vector<ModelState> model_states() const = 0;
   virtual std::uint64_t next_job_id() = 0;
+  // Repository load/unload over TCP too (`tcp_admin`); TCP has no peer credentials.
+  virtual bool tcp_admin() const { return false; }
 };
 
 // Who sent a request and how, as its connection knows it.

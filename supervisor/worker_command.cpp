@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "supervisor/worker.hpp"
+#include "supervisor/worker_process.hpp"
 
 namespace infervisor::supervisor {
 

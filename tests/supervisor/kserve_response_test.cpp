@@ -152,7 +152,7 @@ TEST(KServeResponse_test, MetadataDocuments) {
   EXPECT_EQ(metadata.at("inputs").at(0).at("shape"), (json::array{-1, 2}));
   EXPECT_EQ(metadata.at("outputs").at(2).at("datatype"), "FP16");
   const auto config = model();
-  const ModelState states[] = {{&config, true}};
+  const ModelState states[] = {{&config, true, "READY", ""}};
   const auto index = json::parse(repository_index_json(states)).as_array();
   EXPECT_EQ(index.at(0).at("state"), "READY");
   EXPECT_EQ(json::parse(error_reply(404, "no \"such\" model").body).at("error"),

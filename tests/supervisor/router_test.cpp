@@ -17,7 +17,7 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
     model_.outputs = {{"y", DType::kFloat32, {-1, 2}}};
     config_.models = {model_};
     pool_ = std::make_unique<ModelPool>(
-        io_, config_, config_.models[0], 2, [] { return 1; }, *this);
+        io_, config_, config_.models[0], 2, [] { return 1; }, queued_bytes_, *this);
   }
 
   // ServiceState
@@ -26,11 +26,13 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
   ModelPool* find_pool(std::string_view name) override {
     return name == "m" ? pool_.get() : nullptr;
   }
-  std::vector<ModelState> model_states() const override { return {{&config_.models[0], false}}; }
+  std::vector<ModelState> model_states() const override {
+    return {{&config_.models[0], false, "LOADING", ""}};
+  }
   std::uint64_t next_job_id() override { return ++jobs_; }
   // ModelPool::Events
   void on_pool_ready(ModelPool&) override {}
-  void on_pool_startup_failed(ModelPool&, const std::string&) override {}
+  void on_pool_failed(ModelPool&, const std::string&, bool) override {}
   void on_pool_changed(ModelPool&) override {}
 
   HttpReply call(http::verb verb, std::string target, std::string body = "") {
@@ -47,6 +49,7 @@ class Router_test : public ::testing::Test, public ServiceState, public ModelPoo
 
   boost::asio::io_context io_;
   RequestContext context_;
+  QueuedBytes queued_bytes_;
   ModelConfig model_;
   DaemonConfig config_;
   std::unique_ptr<ModelPool> pool_;
@@ -98,16 +101,33 @@ TEST_F(Router_test, UnknownThingsAre404AndWrongMethodsAre405) {
   EXPECT_NE(boost::json::parse(reply.body).at("error").as_string().find("nope"), std::string::npos);
 }
 
-TEST_F(Router_test, InferChecksTheRequestBeforeTheModelsReadiness) {
+TEST_F(Router_test, InferChecksTheRequestThenQueuesItUntilAWorkerIsReady) {
   EXPECT_EQ(call(http::verb::post, "/v2/models/m/infer", "{bad json").status, 400u);
-  const auto not_ready =
-      call(http::verb::post, "/v2/models/m/infer",
-           R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]})");
-  EXPECT_EQ(not_ready.status, 503u);
-  EXPECT_NE(not_ready.body.find("not ready"), std::string::npos);
   draining_ = true;
   context_.before_drain = false;  // a request that began after SIGTERM
   EXPECT_EQ(call(http::verb::post, "/v2/models/m/infer", "{}").status, 503u);
+  draining_ = false;
+  context_.before_drain = true;
+  // No worker runs in this test: the model is still loading, and a good job waits for one.
+  HttpRequest request(http::verb::post, "/v2/models/m/infer", 11);
+  request.body() = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}]})";
+  std::optional<HttpReply> reply;
+  const auto job = Router(*this).handle(std::move(request), context_,
+                                        [&](HttpReply r) { reply = std::move(r); });
+  EXPECT_FALSE(reply);
+  EXPECT_FALSE(job.expired());
+  EXPECT_EQ(pool_->queued(), 1u);
+  pool_.reset();  // the daemon stops: the queued job is answered, not dropped
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 503u);
+}
+
+TEST_F(Router_test, RepositoryCallsAreForTheUnixSocketUnlessTcpAdmin) {
+  context_.transport = RequestContext::Transport::kTcp;
+  EXPECT_EQ(call(http::verb::post, "/v2/repository/models/m/unload").status, 403u);
+  context_.transport = RequestContext::Transport::kUnix;
+  EXPECT_EQ(call(http::verb::post, "/v2/repository/models/nope/load").status, 404u);
+  EXPECT_EQ(call(http::verb::get, "/v2/repository/models/m/load").status, 405u);
 }
 
 TEST_F(Router_test, InferRejectsABadHeaderLength) {

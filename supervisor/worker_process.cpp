@@ -1,57 +1,42 @@
-#include "supervisor/worker.hpp"
+#include "supervisor/worker_process.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <csignal>
+#include <fstream>
 
 #include "shm/frame.hpp"
-#include "supervisor/job_times.hpp"
-#include "supervisor/kserve_response.hpp"
+#include "supervisor/http_reply.hpp"
 #include "supervisor/worker_command.hpp"
 
 namespace infervisor::supervisor {
-namespace {
 
-unsigned status_for(shm::JobErrorKind kind) {
-  switch (kind) {
-    case shm::JobErrorKind::kBadInput:
-      return 400;
-    case shm::JobErrorKind::kModel:
-    case shm::JobErrorKind::kTooLarge:
-    case shm::JobErrorKind::kInternal:
-    case shm::JobErrorKind::kStartup:
-      return 500;
-  }
-  return 500;
-}
-
-}  // namespace
-
-Worker::Worker(boost::asio::io_context& io, const DaemonConfig& config, const ModelConfig& model,
+WorkerProcess::WorkerProcess(boost::asio::io_context& io, const DaemonConfig& config, const ModelConfig& model,
                WorkerIdentity identity, Events& events)
     : io_(io),
       config_(config),
       model_(model),
       identity_(identity),
       events_(events),
+      stderr_(io, [this] { return describe(); }),
       wakeup_watch_(io),
       exit_watch_(io),
       timer_(io) {}
 
-Worker::~Worker() {
+WorkerProcess::~WorkerProcess() {
   // The descriptors belong to wakeup_fd_ and process_; the watches must not close them too.
   if (wakeup_watch_.is_open()) wakeup_watch_.release();
   if (exit_watch_.is_open()) exit_watch_.release();
-  fail_inflight(500, "the daemon stopped the worker");
 }
 
-std::string Worker::describe() const {
+std::string WorkerProcess::describe() const {
   return fmt::format("model '{}' worker {} (pid {})", model_.name, identity_.instance, pid());
 }
 
-void Worker::start() {
+void WorkerProcess::start() {
   try {
     spawn();
   } catch (...) {
@@ -62,7 +47,7 @@ void Worker::start() {
   }
 }
 
-void Worker::spawn() {
+void WorkerProcess::spawn() {
   const shm::SegmentLayout layout{model_.ring_bytes, model_.ring_bytes};
   auto channel = shm::SupervisorChannel::create(config_.shm_prefix, layout, identity_.generation);
   if (!channel) {
@@ -74,13 +59,17 @@ void Worker::spawn() {
   wakeup_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wakeup_fd_) throw InfervisorError(system_error("eventfd"));
 
+  stderr_.open();
+
   const WorkerCommand command{config_, model_, identity_, channel_->segment.name(),
                               wakeup_fd_.get()};
   SpawnOptions options;
   options.environment = command.environment();
   options.inherit_fds = {wakeup_fd_.get()};
+  options.stderr_fd = stderr_.child_end();
   options.own_process_group = true;  // Ctrl-C in a terminal reaches the daemon, which drains
   process_ = ChildProcess::spawn(command.executable(), command.arguments(), options);
+  stderr_.child_spawned();
   spawned_at_ = std::chrono::steady_clock::now();
   spdlog::info("{}: spawned on {}{} with {} intra-op and {} inter-op thread(s), segment {}",
                describe(), identity_.device.to_string(),
@@ -94,11 +83,12 @@ void Worker::spawn() {
   timer_.expires_after(config_.startup_timeout);
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || state_ != State::kStarting) return;
-    kill_for(fmt::format("did not report READY within {} ms", config_.startup_timeout.count()));
+    kill(fmt::format("did not report READY within {} ms", config_.startup_timeout.count()),
+         /*by_daemon=*/false);
   });
 }
 
-void Worker::watch_wakeups() {
+void WorkerProcess::watch_wakeups() {
   wakeup_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                            [this](const boost::system::error_code& ec) {
                              if (ec) return;
@@ -111,15 +101,15 @@ void Worker::watch_wakeups() {
                            });
 }
 
-void Worker::watch_exit() {
+void WorkerProcess::watch_exit() {
   exit_watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                          [this](const boost::system::error_code& ec) {
                            if (!ec) on_process_exit();
                          });
 }
 
-Worker::Dispatch Worker::dispatch(const JobPtr& job) {
-  const InferRequest& request = job->request();
+WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
+  const InferRequest& request = job.request();
   shm::SmallVector<shm::TensorLayout> layouts;
   for (const auto& input : request.inputs)
     layouts.push_back({input.name, input.dtype, input.shape});
@@ -130,7 +120,7 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
   auto plan = shm::plan_frame(model_.name, layouts, outputs);
   if (!plan) throw HttpError(400, plan.error().message);
   auto reservation =
-      channel_->requests.try_reserve(shm::RecordType::kRequest, job->id(), plan->total_bytes);
+      channel_->requests.try_reserve(shm::RecordType::kRequest, job.id(), plan->total_bytes);
   if (!reservation) {
     if (reservation.error().code == ErrorCode::kTooLarge) {
       throw HttpError(
@@ -138,7 +128,7 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
                            "{} bytes per job (its ring_size)",
                            plan->total_bytes, model_.name, channel_->requests.max_payload_bytes()));
     }
-    kill_for(reservation.error().message);
+    kill(reservation.error().message, /*by_daemon=*/false);
     return Dispatch::kNoRoom;
   }
   if (!*reservation) {
@@ -151,26 +141,26 @@ Worker::Dispatch Worker::dispatch(const JobPtr& job) {
     return Dispatch::kNoRoom;
   }
   const auto payloads = shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest,
-                                         job->id(), model_.name, layouts, outputs);
+                                         job.id(), model_.name, layouts, outputs);
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     std::memcpy(payloads[i].data(), request.inputs[i].data.data(), request.inputs[i].data.size());
   }
   channel_->requests.commit(**reservation);
-  inflight_.emplace(job->id(), InFlight{job, std::chrono::steady_clock::now()});
   return Dispatch::kSent;
 }
 
-bool Worker::room_made() const noexcept {
+bool WorkerProcess::room_made() const noexcept {
   return ring_full_ && channel_->requests.consumer_position() != full_at_position_;
 }
 
-std::size_t Worker::poll() {
+std::size_t WorkerProcess::poll() {
   if (!channel_ || state_ == State::kExited) return 0;
   std::size_t handled = 0;
   while (true) {
     auto record = channel_->responses.try_peek();
     if (!record) {
-      kill_for(fmt::format("wrote a corrupt response ring: {}", record.error().message));
+      kill(fmt::format("wrote a corrupt response ring: {}", record.error().message),
+           /*by_daemon=*/false);
       break;
     }
     if (!*record) break;
@@ -178,7 +168,8 @@ std::size_t Worker::poll() {
     channel_->responses.release(**record);
     ++handled;
   }
-  if ((handled > 0 || room_made()) && state_ == State::kReady) {
+  // (Not while its exit is being handled: a dead worker's ring must get no new job.)
+  if ((handled > 0 || room_made()) && state_ == State::kReady && !exiting_) {
     ring_full_ = false;
     events_.on_worker_capacity(*this);
   }
@@ -186,11 +177,12 @@ std::size_t Worker::poll() {
   return handled;
 }
 
-void Worker::handle_record(const shm::RecordView& record) {
+void WorkerProcess::handle_record(const shm::RecordView& record) {
   switch (record.type) {
     case shm::RecordType::kReady:
       if (state_ == State::kStarting) {
         state_ = State::kReady;
+        ready_since_ = std::chrono::steady_clock::now();
         timer_.cancel();
         const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - spawned_at_);
@@ -205,69 +197,23 @@ void Worker::handle_record(const shm::RecordView& record) {
       return;
     case shm::RecordType::kResponse:
     case shm::RecordType::kError:
-      handle_answer(record);
+      if (record.type == shm::RecordType::kError && record.job_id == 0) {
+        // Not about a job: why the worker cannot go on (e.g. its model failed to load).
+        const auto error = shm::decode_error_payload(record.payload);
+        failure_ = error ? std::string(error->message) : error.error().message;
+        spdlog::error("{}: {}", describe(), failure_);
+        return;
+      }
+      events_.on_worker_answer(*this, record);
       return;
     default:
-      kill_for(fmt::format("sent a {} record, which workers never send",
-                           shm::record_type_name(record.type)));
+      kill(fmt::format("sent a {} record, which workers never send",
+                       shm::record_type_name(record.type)),
+           /*by_daemon=*/false);
   }
 }
 
-void Worker::handle_answer(const shm::RecordView& record) {
-  if (record.type == shm::RecordType::kError && record.job_id == 0) {
-    const auto error = shm::decode_error_payload(record.payload);
-    failure_ = error ? std::string(error->message) : error.error().message;
-    spdlog::error("{}: {}", describe(), failure_);
-    return;
-  }
-  const auto it = inflight_.find(record.job_id);
-  if (it == inflight_.end()) {
-    spdlog::warn("{}: answer for job {}, which is not in flight; dropped", describe(),
-                 record.job_id);
-    return;
-  }
-  JobPtr job = std::move(it->second.job);
-  record_job_times(*job, it->second.dispatched, record, describe());
-  // A moving average over about the last 8 jobs: enough to follow a change of batch size, not
-  // thrown off by one slow job.
-  const auto took = std::chrono::steady_clock::now() - it->second.dispatched;
-  typical_job_time_ = typical_job_time_ == std::chrono::nanoseconds::zero()
-                          ? took
-                          : typical_job_time_ + (took - typical_job_time_) / 8;
-  inflight_.erase(it);
-  if (record.type == shm::RecordType::kError) {
-    const auto error = shm::decode_error_payload(record.payload);
-    if (!error) {
-      job->complete(error_reply(
-          500, fmt::format("worker sent an unreadable error: {}", error.error().message)));
-      return;
-    }
-    spdlog::warn("{}: job {} failed: {}", describe(), job->id(), error->message);
-    job->complete(error_reply(status_for(error->kind), error->message));
-    return;
-  }
-  const auto frame = shm::decode_frame(record.payload, record.job_id);
-  if (!frame) {
-    spdlog::error("{}: job {}: corrupt response frame: {}", describe(), job->id(),
-                  frame.error().message);
-    job->complete(error_reply(
-        500, fmt::format("the worker sent a corrupt response: {}", frame.error().message)));
-    return;
-  }
-  if (frame->kind != shm::FrameKind::kResponse) {
-    spdlog::error("{}: job {}: the response record holds a request frame", describe(), job->id());
-    job->complete(error_reply(500, "the worker sent a request frame as its response"));
-    return;
-  }
-  try {
-    job->complete(encode_infer_response(model_, job->request(), *frame));
-  } catch (const HttpError& error) {
-    spdlog::error("{}: job {}: {}", describe(), job->id(), error.what());
-    job->complete(error_reply(error.status(), error.what()));
-  }
-}
-
-void Worker::request_shutdown(std::chrono::milliseconds timeout) {
+void WorkerProcess::request_shutdown(std::chrono::milliseconds timeout) {
   if (state_ == State::kExited || state_ == State::kStopping) return;
   if (!process_.running()) {
     state_ = State::kExited;  // never started: start-up failed before reaching it
@@ -282,22 +228,25 @@ void Worker::request_shutdown(std::chrono::milliseconds timeout) {
     spdlog::warn("{}: no exit within {} ms of the shutdown request{}; sending SIGKILL", describe(),
                  timeout.count(),
                  sentinel_pending_ ? " (its request ring never had room for the sentinel)" : "");
+    killed_by_daemon_ = true;
     process_.signal(SIGKILL);
   });
 }
 
-void Worker::send_sentinel() {
+void WorkerProcess::send_sentinel() {
   // Every ring write so far is ahead of the sentinel, and the ring is FIFO: the worker answers
   // them all before it sees it. It needs only a header's room. A full ring clears as the worker
   // answers, and each answer brings poll() back here: never wait for room on the loop thread.
   auto reservation = channel_->requests.try_reserve(shm::RecordType::kShutdown, 0, 0);
-  if (!reservation) return kill_for(fmt::format("request ring: {}", reservation.error().message));
+  if (!reservation) {
+    return kill(fmt::format("request ring: {}", reservation.error().message), /*by_daemon=*/false);
+  }
   if (!*reservation) return;
   channel_->requests.commit(**reservation);
   sentinel_pending_ = false;
 }
 
-bool Worker::arm_parking() noexcept {
+bool WorkerProcess::arm_parking() noexcept {
   if (!channel_ || state_ == State::kExited) return true;
   auto& responses = channel_->responses;
   parked_ = shm::arm_parking(responses.data_slot(), [&] { return responses.has_data_hint(); });
@@ -307,54 +256,74 @@ bool Worker::arm_parking() noexcept {
   return parked_for_room_;
 }
 
-void Worker::disarm_parking() noexcept {
+void WorkerProcess::disarm_parking() noexcept {
   if (parked_) shm::disarm_parking(channel_->responses.data_slot());
   if (parked_for_room_) shm::disarm_parking(channel_->requests.space_slot());
   parked_ = false;
   parked_for_room_ = false;
 }
 
-void Worker::on_process_exit() {
+void WorkerProcess::on_process_exit() {
   const auto status = process_.try_reap();
   if (!status) {
     // pidfd readable means exited; the reap can only lag. Look again shortly.
     watch_exit();
     return;
   }
-  // Answers it wrote before it died are still good.
+  // Answers it wrote before it died are still good; nothing new may be written to it meanwhile.
+  exiting_ = true;
   poll();
   const State was = state_;
   state_ = State::kExited;
   timer_.cancel();
   wakeup_watch_.cancel();
-  std::string reason = status->describe();
-  if (!failure_.empty()) reason = fmt::format("{} ({})", failure_, reason);
-  if (was == State::kStopping && status->success()) {
+  stderr_.drain();
+  WorkerExit exit;
+  exit.reason = status->describe();
+  if (!failure_.empty()) exit.reason = fmt::format("{} ({})", failure_, exit.reason);
+  exit.clean = was == State::kStopping && status->success();
+  exit.caused_by_daemon = killed_by_daemon_ || exit.clean;
+  exit.ready_since = ready_since_;
+  exit.stderr_tail = stderr_.tail();
+  if (exit.clean) {
     spdlog::info("{}: exited cleanly", describe());
+  } else if (killed_by_daemon_) {
+    spdlog::warn("{}: {}", describe(), exit.reason);
   } else {
-    spdlog::error("{}: {}", describe(), reason);
+    spdlog::error("{}: {}", describe(), exit.reason);
   }
-  fail_inflight(500, fmt::format("{} {} while running this job", describe(), reason));
-  events_.on_worker_exit(*this, reason);
+  events_.on_worker_exit(*this, exit);
 }
 
-void Worker::fail_inflight(unsigned status, const std::string& reason) {
-  auto jobs = std::move(inflight_);
-  inflight_.clear();
-  for (auto& [id, in_flight] : jobs) {
-    spdlog::error("model '{}' job {}: {}", model_.name, id, reason);
-    in_flight.job->complete(error_reply(status, reason));
-  }
-}
-
-void Worker::kill_for(const std::string& reason) {
+void WorkerProcess::kill(const std::string& reason, bool by_daemon) {
   // Once is enough: a corrupt ring stays corrupt on every poll until the exit is seen.
-  if (broken_) return;
+  if (broken_ || state_ == State::kExited) return;
   // No more jobs for it: the scheduler must not keep choosing a worker on its way out.
   broken_ = true;
+  killed_by_daemon_ = by_daemon;
   if (failure_.empty()) failure_ = reason;
-  spdlog::error("{}: {}; killing it", describe(), reason);
+  if (by_daemon)
+    spdlog::warn("{}: {}; killing it", describe(), reason);
+  else
+    spdlog::error("{}: {}; killing it", describe(), reason);
   process_.signal(SIGKILL);
+}
+
+std::optional<std::uint64_t> WorkerProcess::anonymous_rss() const {
+  if (!process_.running()) return std::nullopt;
+  std::ifstream status(fmt::format("/proc/{}/status", pid()));
+  std::string line;
+  while (std::getline(status, line)) {
+    // "RssAnon:	   12345 kB"
+    if (!line.starts_with("RssAnon:")) continue;
+    std::uint64_t kib = 0;
+    const auto digits = line.find_first_of("0123456789");
+    if (digits == std::string::npos) return std::nullopt;
+    const auto [end, ec] = std::from_chars(line.data() + digits, line.data() + line.size(), kib);
+    if (ec != std::errc{}) return std::nullopt;
+    return kib * 1024;
+  }
+  return std::nullopt;
 }
 
 }  // namespace infervisor::supervisor

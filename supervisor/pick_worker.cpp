@@ -1,4 +1,4 @@
-#include "supervisor/scheduler.hpp"
+#include "supervisor/pick_worker.hpp"
 
 namespace infervisor::supervisor {
 
