@@ -81,6 +81,18 @@ std::vector<RepositoryModel> Client::repository_index(bool ready_only) {
   return decode_success(request, response, [&] { return decode_repository_index(response.body); });
 }
 
+void Client::load_model(std::string_view model) {
+  const auto request = post_json(fmt::format("/v2/repository/models/{}/load", model), "{}");
+  const auto response = transport_->exchange(request);
+  decode_success(request, response, [] { return 0; });
+}
+
+void Client::unload_model(std::string_view model) {
+  const auto request = post_json(fmt::format("/v2/repository/models/{}/unload", model), "{}");
+  const auto response = transport_->exchange(request);
+  decode_success(request, response, [] { return 0; });
+}
+
 InferResult Client::infer(const InferRequest& infer_request) {
   auto encoded = encode_infer_request(infer_request);
   HttpRequest request{"POST",

@@ -46,6 +46,9 @@ class Client {
   ModelMetadata model_metadata(std::string_view model, std::string_view version = {});  // GET
   // POST /v2/repository/index; `ready_only` asks for only the models ready to serve.
   std::vector<RepositoryModel> repository_index(bool ready_only = false);
+  // Triton's repository extension; each returns once the daemon has done it (throws HttpError).
+  void load_model(std::string_view model);
+  void unload_model(std::string_view model);
 
   // POST /v2/models/{model}[/versions/{version}]/infer, binary or JSON as request.binary says.
   InferResult infer(const InferRequest& request);

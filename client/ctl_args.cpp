@@ -17,6 +17,9 @@ commands:
   health                  print whether the server is live and ready; exit 1 if not ready
   models                  list the models in the repository index: name, version, state
   metadata MODEL          print a model's versions, platform, inputs and outputs
+  load MODEL              start a FAILED or unloaded model, or replace a ready model's workers
+                          one at a time with fresh ones (which read the model file again)
+  unload MODEL            let the model's jobs finish, then stop its workers
   infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json]
                           run the model on .npy inputs (dtype and shape come from each file)
                           and print each output's datatype, shape, first values, min/max/mean
@@ -47,6 +50,8 @@ CtlCommand command_from(std::string_view word) {
   if (word == "models") return CtlCommand::kModels;
   if (word == "metadata") return CtlCommand::kMetadata;
   if (word == "infer") return CtlCommand::kInfer;
+  if (word == "load") return CtlCommand::kLoad;
+  if (word == "unload") return CtlCommand::kUnload;
   usage_error(fmt::format("unknown command '{}'", word));
 }
 
@@ -90,7 +95,8 @@ class Parser {
     if (words.empty()) usage_error("no command given");
     out_.command = command_from(words[0]);
     const bool takes_model =
-        out_.command == CtlCommand::kMetadata || out_.command == CtlCommand::kInfer;
+        out_.command == CtlCommand::kMetadata || out_.command == CtlCommand::kInfer ||
+        out_.command == CtlCommand::kLoad || out_.command == CtlCommand::kUnload;
     if (takes_model) {
       if (words.size() < 2) usage_error(fmt::format("'{}' needs a MODEL", words[0]));
       out_.model = std::string(words[1]);

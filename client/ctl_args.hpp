@@ -16,7 +16,7 @@ namespace infervisor::client {
 // A command line that cannot be run as written; infervisorctl exits 2 for it.
 using UsageError = infervisor::UsageError;
 
-enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer };
+enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer, kLoad, kUnload };
 
 struct CtlInput {
   std::string name;
@@ -28,7 +28,7 @@ struct CtlArgs {
   std::optional<std::filesystem::path> socket;   // --socket PATH
   std::optional<std::string> url;                // --url http://HOST:PORT
   std::optional<double> timeout_seconds;         // --timeout SECONDS
-  std::string model;                             // metadata, infer
+  std::string model;                             // metadata, infer, load, unload
   std::vector<CtlInput> inputs;                  // infer --input NAME=FILE.npy
   std::vector<std::string> outputs;              // infer --output NAME
   std::optional<std::filesystem::path> out_dir;  // infer --out DIR

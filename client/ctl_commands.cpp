@@ -153,6 +153,14 @@ int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err) {
       return metadata(client, args, out);
     case CtlCommand::kInfer:
       return infer(client, args, out, err);
+    case CtlCommand::kLoad:
+      client.load_model(args.model);
+      fmt::print(out, "{}: loaded\n", args.model);
+      return 0;
+    case CtlCommand::kUnload:
+      client.unload_model(args.model);
+      fmt::print(out, "{}: unloaded\n", args.model);
+      return 0;
     case CtlCommand::kHelp:
       break;
   }

@@ -109,8 +109,10 @@ class Job {
   bool abandoned_ = false;
   std::optional<JobTimes> times_;
   std::vector<std::string> deaths_;
-  std::chrono::steady_clock::time_point client_deadline_ = std::chrono::steady_clock::time_point::max();
-  std::chrono::steady_clock::time_point kill_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point client_deadline_ =
+      std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point kill_deadline_ =
+      std::chrono::steady_clock::time_point::max();
 };
 
 using JobPtr = std::shared_ptr<Job>;

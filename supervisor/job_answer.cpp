@@ -26,8 +26,8 @@ HttpReply encode(const ModelConfig& model, const Job& job, const shm::RecordView
   if (answer.type == shm::RecordType::kError) {
     const auto error = shm::decode_error_payload(answer.payload);
     if (!error) {
-      return error_reply(
-          500, fmt::format("worker sent an unreadable error: {}", error.error().message));
+      return error_reply(500,
+                         fmt::format("worker sent an unreadable error: {}", error.error().message));
     }
     spdlog::warn("{}: job {} failed: {}", worker, job.id(), error->message);
     return error_reply(status_for(error->kind), error->message);
@@ -48,8 +48,8 @@ HttpReply encode(const ModelConfig& model, const Job& job, const shm::RecordView
 
 }  // namespace
 
-HttpReply reply_for_answer(const ModelConfig& model, const Job& job,
-                           const shm::RecordView& answer, std::string_view worker) noexcept {
+HttpReply reply_for_answer(const ModelConfig& model, const Job& job, const shm::RecordView& answer,
+                           std::string_view worker) noexcept {
   try {
     return encode(model, job, answer, worker);
   } catch (const HttpError& error) {

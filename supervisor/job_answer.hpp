@@ -11,7 +11,7 @@
 namespace infervisor::supervisor {
 
 // `worker` names the worker in log lines.
-HttpReply reply_for_answer(const ModelConfig& model, const Job& job,
-                           const shm::RecordView& answer, std::string_view worker) noexcept;
+HttpReply reply_for_answer(const ModelConfig& model, const Job& job, const shm::RecordView& answer,
+                           std::string_view worker) noexcept;
 
 }  // namespace infervisor::supervisor

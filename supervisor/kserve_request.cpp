@@ -274,8 +274,8 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
       bool_parameter(root, "binary_data_output", "request").value_or(false);
   // Triton's per-request `timeout`, in microseconds; 0 (or none) means the model's job_timeout.
   if (const auto timeout = size_parameter(root, "timeout", "request"); timeout && *timeout > 0) {
-    out.timeout = std::chrono::microseconds(
-        std::min<std::uint64_t>(*timeout, std::uint64_t{1} << 50));
+    out.timeout =
+        std::chrono::microseconds(std::min<std::uint64_t>(*timeout, std::uint64_t{1} << 50));
   }
 
   const auto* inputs_value = find(root, "inputs");

@@ -210,9 +210,8 @@ std::string model_metadata_json(const ModelConfig& model, const ModelState* stat
 std::string repository_index_json(std::span<const ModelState> models) {
   json::array out;
   for (const auto& state : models) {
-    json::object entry{{"name", state.model->name},
-                       {"version", state.model->version},
-                       {"state", state.state}};
+    json::object entry{
+        {"name", state.model->name}, {"version", state.model->version}, {"state", state.state}};
     if (!state.reason.empty()) entry["reason"] = state.reason;
     out.emplace_back(std::move(entry));
   }

@@ -107,8 +107,8 @@ void ModelPool::spawn(int instance) {
 std::size_t ModelPool::ready_workers() const noexcept {
   std::size_t ready = 0;
   for (const auto& member : members_)
-    ready += member->process->state() == WorkerProcess::State::kReady &&
-             !member->process->retiring();
+    ready +=
+        member->process->state() == WorkerProcess::State::kReady && !member->process->retiring();
   return ready;
 }
 
@@ -186,6 +186,7 @@ void ModelPool::submit(JobPtr job) {
   job->set_deadlines(job->created() + client_timeout, job->created() + policy_.job_timeout);
   queued_bytes_.used += bytes;
   queue_.push_back(job);
+  spdlog::debug("model '{}' job {}: queued ({} waiting)", model_.name, job->id(), queued());
   arm_deadline(std::min(job->client_deadline(), job->created() + policy_.queue_timeout));
   pump();
 }
@@ -207,6 +208,8 @@ bool ModelPool::send(Member& member, const JobPtr& job, bool exclusive) {
     return true;  // answered: it leaves the queue
   }
   member.inflight.add(job, Clock::now(), exclusive);
+  spdlog::debug("{}: job {} dispatched{} ({} in flight)", member.process->describe(), job->id(),
+                exclusive ? " alone" : "", member.inflight.size());
   return true;
 }
 
@@ -338,7 +341,8 @@ void ModelPool::fail_model(const std::string& reason) {
   spdlog::error("model '{}' is FAILED: {}", model_.name, reason);
   answer_queued(503, fmt::format("model '{}' is FAILED: {}", model_.name, reason));
   stop_members(config_.shutdown_timeout);
-  reply_loaders(error_reply(500, fmt::format("model '{}' failed to load: {}", model_.name, reason)));
+  reply_loaders(
+      error_reply(500, fmt::format("model '{}' failed to load: {}", model_.name, reason)));
   const bool during_startup = std::exchange(starting_up_, false);
   events_.on_pool_failed(*this, reason, during_startup);
 }
@@ -392,9 +396,8 @@ void ModelPool::on_worker_answer(WorkerProcess& worker, const shm::RecordView& a
   }
   if (policy_.max_jobs_per_worker > 0 && !worker.retiring() &&
       member->inflight.answered() >= policy_.max_jobs_per_worker) {
-    begin_recycle(member->instance,
-                  fmt::format("it has served {} jobs (max_jobs_per_worker)",
-                              member->inflight.answered()));
+    begin_recycle(member->instance, fmt::format("it has served {} jobs (max_jobs_per_worker)",
+                                                member->inflight.answered()));
   }
   if (worker.retiring()) retire_if_drained(*member);
   if (status_ == Status::kUnloading) maybe_finish_unload();
@@ -420,13 +423,13 @@ void ModelPool::handle_orphans(std::vector<InFlightTable::Entry> entries, const 
     JobPtr job = std::move(entry.job);
     if (job->completed()) continue;  // its deadline answered it already
     if (status_ == Status::kFailed || status_ == Status::kUnavailable) {
-      job->complete(retry_later(fmt::format("model '{}' is {}: {}", model_.name,
-                                            status_name(status_), failure_)));
+      job->complete(retry_later(
+          fmt::format("model '{}' is {}: {}", model_.name, status_name(status_), failure_)));
       continue;
     }
     if (shutting_down_) {
-      job->complete(error_reply(500, fmt::format("{} stopped ({}) while running this job", worker,
-                                                 exit.reason)));
+      job->complete(error_reply(
+          500, fmt::format("{} stopped ({}) while running this job", worker, exit.reason)));
       continue;
     }
     if (exit.caused_by_daemon) {
@@ -446,9 +449,9 @@ void ModelPool::handle_orphans(std::vector<InFlightTable::Entry> entries, const 
     if (runs > static_cast<std::size_t>(policy_.max_job_retries)) {
       spdlog::error("model '{}' job {}: its worker died each of the {} times it ran; failing it",
                     model_.name, job->id(), runs);
-      job->complete(error_reply(
-          500, fmt::format("the worker died each of the {} times this job ran: {}", runs,
-                           fmt::join(job->deaths(), "; "))));
+      job->complete(
+          error_reply(500, fmt::format("the worker died each of the {} times this job ran: {}",
+                                       runs, fmt::join(job->deaths(), "; "))));
       continue;
     }
     spdlog::warn("model '{}' job {}: {} died running it; running it again, alone", model_.name,
@@ -480,8 +483,7 @@ void ModelPool::on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) {
   }
   // (An unloading model whose jobs are not all done yet still replaces its workers.)
   const bool stopped = shutting_down_ || spawn_when_gone_ || status_ == Status::kFailed ||
-                       status_ == Status::kUnavailable ||
-                       (status_ == Status::kUnloading && idle());
+                       status_ == Status::kUnavailable || (status_ == Status::kUnloading && idle());
   if (stopped) {
     if (status_ == Status::kFailed && !exit.stderr_tail.empty() &&
         failure_.find(exit.stderr_tail) == std::string::npos && !exit.caused_by_daemon) {
@@ -493,8 +495,10 @@ void ModelPool::on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) {
   }
   if (starting_up_ && !exit.caused_by_daemon && config_.exit_on_error) {
     // Start-up: a model that cannot start stops the daemon (exit_on_error).
-    std::string reason = fmt::format("model '{}' worker {}: {}", model_.name, instance, exit.reason);
-    if (!exit.stderr_tail.empty()) reason += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
+    std::string reason =
+        fmt::format("model '{}' worker {}: {}", model_.name, instance, exit.reason);
+    if (!exit.stderr_tail.empty())
+      reason += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
     status_ = Status::kFailed;
     failure_ = reason;
     starting_up_ = false;
@@ -517,10 +521,10 @@ void ModelPool::on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) {
   if (!exit.caused_by_daemon) {
     const auto decision = restart_.on_death(instance, exit.ready_since, Clock::now());
     if (decision.model_failed) {
-      std::string reason = fmt::format(
-          "{} worker deaths within {} s (max_restarts {}); the last: worker {} {}",
-          restart_.recent_deaths(Clock::now()), millis(policy_.restart_window) / 1000,
-          policy_.max_restarts, instance, exit.reason);
+      std::string reason =
+          fmt::format("{} worker deaths within {} s (max_restarts {}); the last: worker {} {}",
+                      restart_.recent_deaths(Clock::now()), millis(policy_.restart_window) / 1000,
+                      policy_.max_restarts, instance, exit.reason);
       if (!exit.stderr_tail.empty())
         reason += fmt::format("; its last words on stderr: {}", exit.stderr_tail);
       fail_model(reason);
@@ -718,9 +722,10 @@ void ModelPool::check_deadlines() {
       if (now >= job.client_deadline()) {
         release_bytes(job);
         job.complete(error_reply(
-            504, fmt::format("job {} of model '{}' was not answered within its timeout of {} ms "
-                             "(it waited in the queue)",
-                             job.id(), model_.name, millis(job.client_deadline() - job.created()))));
+            504,
+            fmt::format("job {} of model '{}' was not answered within its timeout of {} ms "
+                        "(it waited in the queue)",
+                        job.id(), model_.name, millis(job.client_deadline() - job.created()))));
         it = jobs.erase(it);
       } else if (now >= queue_expiry) {
         release_bytes(job);
@@ -747,16 +752,17 @@ void ModelPool::check_deadlines() {
       if (!job.completed() && now >= job.client_deadline()) {
         const bool model_limit = job.client_deadline() == job.kill_deadline();
         job.complete(error_reply(
-            504, fmt::format("job {} of model '{}' was not answered within its {} of {} ms", job.id(),
-                             model_.name, model_limit ? "job_timeout" : "timeout",
+            504, fmt::format("job {} of model '{}' was not answered within its {} of {} ms",
+                             job.id(), model_.name, model_limit ? "job_timeout" : "timeout",
                              millis(job.client_deadline() - job.created()))));
       }
       if (now >= job.kill_deadline()) {
         kill = true;
         overdue_job = job.id();
       } else {
-        next = std::min(next, job.completed() ? job.kill_deadline()
-                                              : std::min(job.client_deadline(), job.kill_deadline()));
+        next =
+            std::min(next, job.completed() ? job.kill_deadline()
+                                           : std::min(job.client_deadline(), job.kill_deadline()));
       }
     }
     if (kill) {

@@ -166,12 +166,13 @@ class ModelPool final : public WorkerProcess::Events {
   std::deque<JobPtr> queue_;
   std::deque<JobPtr> retry_;  // jobs whose worker died running them: first, one per worker
   boost::asio::steady_timer deadline_timer_;
-  std::chrono::steady_clock::time_point deadline_armed_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point deadline_armed_ =
+      std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer memory_timer_;
   std::vector<std::function<void(HttpReply)>> load_waiters_;
   std::vector<std::function<void(HttpReply)>> unload_waiters_;
-  std::deque<int> rolling_;  // instances a repository load of a READY model still replaces
-  bool starting_up_ = true;    // since the daemon started: not yet READY or FAILED once
+  std::deque<int> rolling_;       // instances a repository load of a READY model still replaces
+  bool starting_up_ = true;       // since the daemon started: not yet READY or FAILED once
   bool spawn_when_gone_ = false;  // a load waits for the old workers to exit
   bool shutting_down_ = false;
 };

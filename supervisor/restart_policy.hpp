@@ -28,8 +28,8 @@ class RestartPolicy {
   RestartPolicy(const SupervisionPolicy& policy, int instances);
 
   struct Decision {
-    bool model_failed = false;            // stop the model instead of respawning
-    std::chrono::milliseconds delay{0};   // before the instance's next worker is spawned
+    bool model_failed = false;           // stop the model instead of respawning
+    std::chrono::milliseconds delay{0};  // before the instance's next worker is spawned
   };
 
   // A worker of `instance` died on its own. `ready_since`: when it reported READY (nullopt if it

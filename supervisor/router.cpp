@@ -96,10 +96,10 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
         fail_request(403, "repository {} is allowed on the Unix socket only (tcp_admin: false)",
                      parts[4]);
       }
-      ModelPool* pool = state_.find_pool(parts[2]);
-      if (!pool) fail_request(404, "no model named '{}'", parts[2]);
+      ModelPool* pool = state_.find_pool(parts[3]);
+      if (!pool) fail_request(404, "no model named '{}'", parts[3]);
       if (state_.draining()) fail_request(503, "the daemon is shutting down");
-      spdlog::info("repository {} of model '{}' requested", parts[4], parts[2]);
+      spdlog::info("repository {} of model '{}' requested", parts[4], parts[3]);
       if (parts[4] == "load")
         pool->load(respond);
       else

@@ -14,8 +14,8 @@
 
 namespace infervisor::supervisor {
 
-WorkerProcess::WorkerProcess(boost::asio::io_context& io, const DaemonConfig& config, const ModelConfig& model,
-               WorkerIdentity identity, Events& events)
+WorkerProcess::WorkerProcess(boost::asio::io_context& io, const DaemonConfig& config,
+                             const ModelConfig& model, WorkerIdentity identity, Events& events)
     : io_(io),
       config_(config),
       model_(model),

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/error.hpp"
 
 namespace infervisor::supervisor {
@@ -74,9 +76,15 @@ void WorkerStderr::consume(std::string_view bytes) {
 void WorkerStderr::finish_line() {
   if (line_.empty() && !line_cut_) return;
   if (line_cut_) line_ += " [cut]";
-  // The worker's lines are its own log lines (with their own time and level) or what a library
-  // printed; they are passed on as they are, under the worker's name.
-  spdlog::info("{}: {}", name_(), line_);
+  // The worker's own log lines carry their time, level and the worker's name: they pass as they
+  // are. Anything else (a library's warning, an abort message) is logged under the worker's name.
+  const bool own_log_line = line_.find("infervisor-worker[") < 40;
+  if (own_log_line) {
+    std::fwrite(line_.data(), 1, line_.size(), stderr);
+    std::fputc('\n', stderr);
+  } else {
+    spdlog::info("{}: {}", name_(), line_);
+  }
   kept_.push_back(std::move(line_));
   if (kept_.size() > kKeptLines) kept_.pop_front();
   line_.clear();

@@ -4,9 +4,9 @@
 // an abort message from a custom op).
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <array>
 #include <deque>
 #include <functional>
 #include <string>

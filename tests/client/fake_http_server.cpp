@@ -109,7 +109,13 @@ net::awaitable<void> FakeHttpServer::serve(stream_protocol::socket socket) {
     }
     auto [write_error, written] =
         co_await net::async_write(socket, net::buffer(canned.raw), kAwait);
-    if (write_error || canned.after == After::kClose) co_return;
+    if (write_error) co_return;
+    if (canned.after == After::kClose) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      ++closed_;
+      co_return;
+    }
   }
 }
 

@@ -56,6 +56,8 @@ class FakeHttpServer {
 
   std::vector<Received> received() const;
   int connections() const noexcept { return connections_; }
+  // Connections it has closed after replying (After::kClose).
+  int closed() const noexcept { return closed_; }
 
  private:
   struct Canned {
@@ -75,6 +77,7 @@ class FakeHttpServer {
   std::deque<Canned> canned_;
   std::vector<Received> received_;
   std::atomic<int> connections_{0};
+  std::atomic<int> closed_{0};
   std::thread thread_;
 };
 

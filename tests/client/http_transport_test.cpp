@@ -81,7 +81,9 @@ TEST_F(client_http_transport_test, AnIdleConnectionTheServerClosedIsRetried) {
   server.reply(http_response(200, "{}"), FakeHttpServer::After::kClose);
   server.reply(http_response(200, R"({"second":true})"));
   EXPECT_EQ(sut.exchange(get("/a")).status, 200u);
-  std::this_thread::sleep_for(50ms);  // let the close reach us
+  // The server's close() has put the end of the stream in our socket once it returns.
+  while (server.closed() < 1)
+    std::this_thread::yield();
   EXPECT_EQ(sut.exchange(get("/b")).body, R"({"second":true})");
   EXPECT_EQ(sut.connections_opened(), 2u);
   const auto received = server.received();

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "running_daemon.hpp"
+#include "test_tensors.hpp"
 #include "tests/common/temp_dir.hpp"
 
 namespace infervisor::testing {
@@ -19,19 +20,6 @@ std::string poison_model(const std::string& libraries_yaml) {
          libraries_yaml +
          "    inputs: [{name: x, dtype: FP32, shape: [-1, 4]}]\n"
          "    outputs: [{name: y, dtype: FP32, shape: [-1, 4]}]\n";
-}
-
-client::Tensor floats(std::vector<std::int64_t> shape, const std::vector<float>& values) {
-  client::Tensor tensor{"x", DType::kFloat32, std::move(shape),
-                        std::vector<std::byte>(values.size() * sizeof(float))};
-  std::memcpy(tensor.data.data(), values.data(), tensor.data.size());
-  return tensor;
-}
-
-std::vector<float> values_of(const client::Tensor& tensor) {
-  std::vector<float> out(tensor.data.size() / sizeof(float));
-  std::memcpy(out.data(), tensor.data.data(), tensor.data.size());
-  return out;
 }
 
 TEST(OpLibrary_test, AModelWithCustomOpsServesWithItsLibrary) {
