@@ -9,6 +9,7 @@
 #include "shm/wait.hpp"
 #include "supervisor/shm_space.hpp"
 #include "supervisor/stale_segments.hpp"
+#include "supervisor/unix_group.hpp"
 
 namespace infervisor::supervisor {
 namespace {
@@ -107,9 +108,16 @@ int Daemon::run() {
 }
 
 void Daemon::open_listeners() {
-  socket_file_.emplace(io_, config_.socket_path);
+  limits_.max_json_body_bytes = config_.max_json_request_bytes;
+  limits_.max_connections = config_.max_connections;
+  // Group names are resolved now, so that an unknown one stops the start with its key.
+  std::optional<gid_t> socket_group;
+  if (!config_.socket_group.empty())
+    socket_group = resolve_group(config_.socket_group, config_.source, "socket_group");
+  auto access = PeerAccess::from_config(config_);
+  socket_file_.emplace(io_, config_.socket_path, config_.socket_mode, socket_group);
   unix_listener_ = std::make_unique<HttpListener<boost::asio::local::stream_protocol>>(
-      io_, socket_file_->take_acceptor(), router_, registry_, limits_, *this);
+      io_, socket_file_->take_acceptor(), router_, registry_, limits_, *this, std::move(access));
   unix_listener_->start();
   spdlog::info("listening on {}", config_.socket_path.string());
   if (config_.tcp) {
@@ -200,9 +208,13 @@ void Daemon::begin_shutdown(const std::string& why, bool hurry) {
     return jobs;
   }());
   notifier_.stopping(why);
-  if (unix_listener_) unix_listener_->stop();
-  if (tcp_listener_) tcp_listener_->stop();
+  // Every request whose first byte is here is served, also on connections still in the listen
+  // backlogs; later ones get 503 (the router judges by RequestContext::before_drain). Removing
+  // the file first means no new connection reaches the Unix socket while its backlog is taken.
   if (socket_file_) socket_file_->remove();
+  if (unix_listener_) unix_listener_->accept_backlog_then_stop();
+  if (tcp_listener_) tcp_listener_->accept_backlog_then_stop();
+  registry_.begin_drain();
   if (hurry) return stop_workers(true);
   drain_timer_.expires_after(config_.drain_timeout);
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -228,6 +240,7 @@ void Daemon::stop_workers(bool hurry) {
 // Moves the shutdown on when the step it waits for is done; called from the loop.
 void Daemon::advance_shutdown() {
   if (phase_ == Phase::kDraining) {
+    if (registry_.reading_before_drain() > 0) return;
     for (const auto& pool : pools_) {
       if (!pool->idle()) return;
     }

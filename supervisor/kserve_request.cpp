@@ -105,14 +105,20 @@ class ElementWriter {
       case DType::kInt64:
         store(at, integer<std::int64_t>(value));
         break;
-      case DType::kFloat16:
-        store(at, float_to_half(narrowed(value, kHalfRoundsToMax)));
+      case DType::kFloat16: {
+        const auto half = float_to_half(to_float(value));
+        if ((half & 0x7fffu) == 0x7c00u) fail_range();  // rounded to infinity
+        store(at, half);
         break;
-      case DType::kBFloat16:
-        store(at, float_to_bfloat16(narrowed(value, std::numeric_limits<float>::max())));
+      }
+      case DType::kBFloat16: {
+        const auto bfloat = float_to_bfloat16(to_float(value));
+        if ((bfloat & 0x7fffu) == 0x7f80u) fail_range();  // rounded to infinity
+        store(at, bfloat);
         break;
+      }
       case DType::kFloat32:
-        store(at, narrowed(value, std::numeric_limits<float>::max()));
+        store(at, to_float(value));
         break;
       case DType::kFloat64:
         store(at, number(value));
@@ -158,24 +164,38 @@ class ElementWriter {
                                     +std::numeric_limits<T>::max()));
   }
 
-  // Values that would round to FP16's largest finite value (65504) are accepted.
-  static constexpr double kHalfRoundsToMax = 65519.0;
+  // The largest finite values, for messages. A number is refused when it rounds to infinity in
+  // the dtype, rather than silently made infinite: 65519 still rounds to FP16's 65504, 65520 does
+  // not. (Judging after rounding also spares a bound on the parser's own last-digit rounding.)
+  static constexpr double kHalfMax = 65504.0;
+  static constexpr double kBFloat16Max = 3.3895313892515355e38;  // 0x7f7f
 
-  // A finite number beyond what the dtype holds is refused rather than silently made infinite
-  // (and a double outside float's range must not reach static_cast<float>).
-  float narrowed(const json::value& value, double limit) const {
-    const double v = number(value);
-    if (std::isfinite(v) && std::abs(v) > limit) {
-      fail_element(value, fmt::format("a number within +-{:g}", limit));
-    }
-    return static_cast<float>(v);
+  // IEEE conversion: a double beyond float's range rounds to FLT_MAX or to infinity.
+  float to_float(const json::value& value) const {
+    const auto v = static_cast<float>(number(value));
+    if (std::isinf(v)) fail_range();
+    return v;
   }
 
+  // JSON has no infinity: Boost.JSON parses a literal beyond double's range (1e400, -1e400,
+  // 1.8e308) as an infinite double, so an infinite value here is always such an overflow.
   double number(const json::value& value) const {
-    if (value.is_double()) return value.get_double();
+    if (value.is_double()) {
+      if (!std::isfinite(value.get_double())) fail_range();
+      return value.get_double();
+    }
     if (value.is_int64()) return static_cast<double>(value.get_int64());
     if (value.is_uint64()) return static_cast<double>(value.get_uint64());
     fail_element(value, "a number");
+  }
+
+  [[noreturn]] void fail_range() const {
+    const double largest = dtype_ == DType::kFloat16    ? kHalfMax
+                           : dtype_ == DType::kBFloat16 ? kBFloat16Max
+                           : dtype_ == DType::kFloat32  ? std::numeric_limits<float>::max()
+                                                        : std::numeric_limits<double>::max();
+    fail_request(kBadRequest, "input '{}' element {} is outside the finite range of {} (+-{:g})",
+                 tensor_, written_, kserve_name(dtype_), largest);
   }
 
   DType dtype_;

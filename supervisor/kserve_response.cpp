@@ -7,6 +7,7 @@
 
 #include "common/half.hpp"
 #include "common/shape.hpp"
+#include "common/utf8.hpp"
 
 namespace infervisor::supervisor {
 namespace json = boost::json;
@@ -220,7 +221,9 @@ std::string repository_index_json(std::span<const ModelState> models) {
 HttpReply error_reply(unsigned status, std::string_view message) {
   HttpReply reply;
   reply.status = status;
-  reply.body = json::serialize(json::object{{"error", message}});
+  // Messages quote what the client sent (paths, header values, tensor names, cut to a length in
+  // bytes): the serializer would copy invalid UTF-8 into the reply as it is.
+  reply.body = json::serialize(json::object{{"error", to_valid_utf8(message)}});
   return reply;
 }
 

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "common/error.hpp"
 
@@ -25,7 +29,8 @@ bool someone_listens(boost::asio::io_context& io, const std::filesystem::path& p
 
 }  // namespace
 
-UnixSocketFile::UnixSocketFile(boost::asio::io_context& io, std::filesystem::path path)
+UnixSocketFile::UnixSocketFile(boost::asio::io_context& io, std::filesystem::path path,
+                               unsigned mode, std::optional<gid_t> group)
     : path_(std::move(path)), acceptor_(io) {
   if (path_.string().size() >= sizeof(sockaddr_un::sun_path)) {
     fail(path_, fmt::format("the path is longer than the {} bytes a Unix socket allows",
@@ -45,9 +50,23 @@ UnixSocketFile::UnixSocketFile(boost::asio::io_context& io, std::filesystem::pat
   if (!ec) acceptor_.bind(local::stream_protocol::endpoint(path_.string()), ec);
   if (ec) fail(path_, fmt::format("cannot bind: {}", ec.message()));
   owned_ = true;
-  ::chmod(path_.c_str(), 0660);
+  // A constructor that throws runs no destructor: the file it bound goes with the exception.
+  const auto fail_bound = [&](std::string_view why) {
+    remove();
+    fail(path_, why);
+  };
+  // By path: a socket's own descriptor does not reach the file's inode. The folder is ours, and
+  // lchown does not follow a symlink that someone might have put in the file's place.
+  if (group && ::lchown(path_.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    fail_bound(
+        fmt::format("cannot give it group {} (socket_group): {}", *group, std::strerror(errno)));
+  }
+  if (::chmod(path_.c_str(), mode) != 0) {
+    fail_bound(
+        fmt::format("cannot set its mode to {:04o} (socket_mode): {}", mode, std::strerror(errno)));
+  }
   acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) fail(path_, fmt::format("cannot listen: {}", ec.message()));
+  if (ec) fail_bound(fmt::format("cannot listen: {}", ec.message()));
 }
 
 UnixSocketFile::~UnixSocketFile() {

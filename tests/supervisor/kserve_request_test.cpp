@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "common/half.hpp"
@@ -234,6 +235,92 @@ TEST_F(KServeRequest_test, NumbersOutsideTheDtypeAreRefused) {
       parse(R"({"inputs":[{"name":"x","datatype":"FP16","shape":[2],"data":[65504,-65504]}]})");
   EXPECT_EQ(values_of<std::uint16_t>(request.inputs[0]),
             (std::vector<std::uint16_t>{float_to_half(65504.0f), float_to_half(-65504.0f)}));
+}
+
+// JSON has no infinity, but Boost.JSON parses a literal beyond double's range as one: before,
+// FP32 and FP64 took 1e400, -1e400 and 1.8e308 as infinities (while 1e39 was refused for FP32),
+// and BF16 took 3.4e38, which rounds to infinity.
+TEST_F(KServeRequest_test, NumbersBeyondTheDtypesFiniteRangeAreRefusedNotMadeInfinite) {
+  const std::pair<DType, std::string> refused[] = {
+      {DType::kFloat32, "1e400"},  {DType::kFloat32, "-1e400"},  {DType::kFloat32, "1.8e308"},
+      {DType::kFloat32, "1e39"},   {DType::kFloat32, "-3.5e38"}, {DType::kFloat64, "1e400"},
+      {DType::kFloat64, "-1e400"}, {DType::kFloat64, "1.8e308"}, {DType::kFloat16, "65520"},
+      {DType::kFloat16, "-70000"}, {DType::kFloat16, "1e400"},   {DType::kBFloat16, "3.4e38"},
+      {DType::kBFloat16, "-1e39"}, {DType::kBFloat16, "1e400"},
+  };
+  for (const auto& [dtype, number] : refused) {
+    model_.inputs = {{"x", dtype, {-1}}};
+    const auto [status, message] =
+        error_of(fmt::format(R"({{"inputs":[{{"name":"x","datatype":"{}","shape":[2],)"
+                             R"("data":[0,{}]}}]}})",
+                             kserve_name(dtype), number));
+    EXPECT_EQ(status, 400u) << kserve_name(dtype) << " " << number << ": " << message;
+    EXPECT_NE(message.find("input 'x' element 1 is outside the finite range of"), std::string::npos)
+        << message;
+  }
+  // The largest finite values themselves, and what rounds to them, are fine.
+  auto parse_one = [&](DType dtype, const std::string& number) {
+    model_.inputs = {{"x", dtype, {-1}}};
+    return parse(fmt::format(R"({{"inputs":[{{"name":"x","datatype":"{}","shape":[1],)"
+                             R"("data":[{}]}}]}})",
+                             kserve_name(dtype), number));
+  };
+  // (The request lives to the end of each full expression, as the tensor's bytes must.)
+  EXPECT_EQ(values_of<float>(parse_one(DType::kFloat32, "-3.4028234663852886e38").inputs[0]),
+            std::vector<float>{-std::numeric_limits<float>::max()});
+  EXPECT_EQ(values_of<double>(parse_one(DType::kFloat64, "1.7976931348623157e308").inputs[0]),
+            std::vector<double>{std::numeric_limits<double>::max()});
+  EXPECT_EQ(values_of<std::uint16_t>(parse_one(DType::kFloat16, "65519").inputs[0]),
+            std::vector<std::uint16_t>{0x7bff});
+  EXPECT_EQ(
+      values_of<std::uint16_t>(parse_one(DType::kBFloat16, "3.3895313892515355e38").inputs[0]),
+      std::vector<std::uint16_t>{0x7f7f});
+  EXPECT_EQ(values_of<double>(parse_one(DType::kFloat64, "1e-400").inputs[0]),
+            std::vector<double>{0.0});
+}
+
+TEST_F(KServeRequest_test, IntegersAndSizesThatOverflowAreRefused) {
+  const std::pair<DType, std::string> refused[] = {
+      {DType::kInt8, "128"},
+      {DType::kInt8, "-129"},
+      {DType::kUInt8, "-1"},
+      {DType::kUInt8, "256"},
+      {DType::kInt16, "32768"},
+      {DType::kInt32, "2147483648"},
+      {DType::kInt32, "-2147483649"},
+      {DType::kInt64, "9223372036854775808"},   // a uint64 to Boost.JSON
+      {DType::kInt64, "-9223372036854775809"},  // a double to Boost.JSON
+      {DType::kInt64, "18446744073709551616"},  // beyond uint64: a double
+      {DType::kInt64, "1e400"},
+  };
+  for (const auto& [dtype, number] : refused) {
+    model_.inputs = {{"x", dtype, {-1}}};
+    const auto [status, message] =
+        error_of(fmt::format(R"({{"inputs":[{{"name":"x","datatype":"{}","shape":[1],)"
+                             R"("data":[{}]}}]}})",
+                             kserve_name(dtype), number));
+    EXPECT_EQ(status, 400u) << kserve_name(dtype) << " " << number << ": " << message;
+    EXPECT_NE(message.find("input 'x' element 0"), std::string::npos) << message;
+  }
+  model_.inputs = {{"x", DType::kInt64, {-1}}};
+  EXPECT_EQ(
+      values_of<std::int64_t>(parse(R"({"inputs":[{"name":"x","datatype":"INT64","shape":[2],)"
+                                    R"("data":[-9223372036854775808,9223372036854775807]}]})")
+                                  .inputs[0]),
+      (std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min(),
+                                 std::numeric_limits<std::int64_t>::max()}));
+  // Shapes whose element or byte count overflows, and sizes beyond any body.
+  auto [status, message] = error_of(
+      R"({"inputs":[{"name":"x","datatype":"INT64","shape":[4611686018427387904],"data":[]}]})");
+  EXPECT_EQ(status, 413u) << message;
+  std::tie(status, message) = error_of(
+      R"({"inputs":[{"name":"x","datatype":"INT64","shape":[9223372036854775808],"data":[]}]})");
+  EXPECT_EQ(status, 400u) << message;
+  const std::string header = R"({"inputs":[{"name":"x","datatype":"INT64","shape":[1],)"
+                             R"("parameters":{"binary_data_size":18446744073709551615}}]})";
+  std::tie(status, message) = error_of(header + std::string(8, '\0'), header.size());
+  EXPECT_EQ(status, 400u) << message;
+  EXPECT_THROW(parse_header_length("99999999999999999999999", 100), HttpError);
 }
 
 TEST_F(KServeRequest_test, BinaryBoolBytesMustBeZeroOrOne) {

@@ -159,5 +159,18 @@ TEST(KServeResponse_test, MetadataDocuments) {
             "no \"such\" model");
 }
 
+// Boost.JSON's serializer escapes control characters but copies invalid UTF-8 as it is: a message
+// that quotes client bytes must still make a reply every JSON parser takes.
+TEST(KServeResponse_test, ErrorRepliesAreValidUtf8JsonWhateverTheMessageQuotes) {
+  const std::string quoted = "no model named 'm\xFFlp\xC3' \x01\"\\ \xE2\x82\xAC";
+  const auto reply = error_reply(404, quoted);
+  EXPECT_EQ(reply.status, 404u);
+  boost::system::error_code ec;
+  const auto document = json::parse(reply.body, ec);  // refuses invalid UTF-8
+  ASSERT_FALSE(ec) << ec.message() << ": " << reply.body;
+  EXPECT_EQ(document.at("error"),
+            "no model named 'm\xEF\xBF\xBDlp\xEF\xBF\xBD' \x01\"\\ \xE2\x82\xAC");
+}
+
 }  // namespace
 }  // namespace infervisor::supervisor

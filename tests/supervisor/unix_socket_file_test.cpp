@@ -1,6 +1,7 @@
 #include "supervisor/unix_socket_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -64,6 +65,33 @@ TEST_F(UnixSocketFile_test, RefusesAPathThatIsNotASocket) {
 
 TEST_F(UnixSocketFile_test, RefusesAPathTooLongForSunPath) {
   EXPECT_THROW(UnixSocketFile(io_, folder_ / std::string(200, 'x')), InfervisorError);
+}
+
+TEST_F(UnixSocketFile_test, TheFileHasTheConfiguredModeAndGroup) {
+  // Root may give the file any group; anyone else one of its own.
+  const gid_t group = ::geteuid() == 0 ? 4321 : ::getegid();
+  {
+    UnixSocketFile sut(io_, path_, 0640, group);
+    struct stat info {};
+    ASSERT_EQ(::lstat(path_.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0640u);
+    EXPECT_EQ(info.st_gid, group);
+  }
+  UnixSocketFile sut(io_, path_, 0666);
+  struct stat info {};
+  ASSERT_EQ(::lstat(path_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0666u);  // whatever the umask
+}
+
+TEST_F(UnixSocketFile_test, AGroupItCannotHaveFailsTheStartAndLeavesNoFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root may give the file any group";
+  try {
+    UnixSocketFile sut(io_, path_, 0660, gid_t{0});
+    FAIL() << "a non-root daemon gave its socket to group 0";
+  } catch (const InfervisorError& error) {
+    EXPECT_NE(std::string(error.what()).find("socket_group"), std::string::npos) << error.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_));
 }
 
 }  // namespace
