@@ -76,6 +76,8 @@ class WorkerProcess {
   std::optional<std::chrono::steady_clock::time_point> ready_since() const noexcept {
     return ready_since_;
   }
+  // Ready and neither being retired nor killed: it counts toward the model's readiness.
+  bool serving() const noexcept { return state_ == State::kReady && !broken_ && !retiring_; }
   // Ready, alive, not being retired or killed, and its request ring had room at last look.
   bool accepting() const noexcept {
     return state_ == State::kReady && !ring_full_ && !broken_ && !retiring_;
