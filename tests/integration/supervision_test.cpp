@@ -417,3 +417,70 @@ TEST(Supervision_test, ALeakingWorkerIsRecycledByMaxWorkerRssWithoutFailingAJob)
 
 }  // namespace
 }  // namespace infervisor::testing
+
+namespace infervisor::testing {
+namespace {
+
+TEST(Supervision_test, LoadingAReadyModelAgainReplacesItsWorkersWithoutFailingAJob) {
+  // The model file is a copy, as a user's would be: load picks up whatever is there now.
+  const auto file =
+      std::filesystem::temp_directory_path() / fmt::format("reload-{}.pt", ::getpid());
+  std::filesystem::copy_file(models_dir() / "poison.pt", file,
+                             std::filesystem::copy_options::overwrite_existing);
+  RunningDaemon daemon("  - name: poison\n    path: " + file.string() + "\n    libraries: [" +
+                       std::string(INFERVISOR_TEST_OPS_LIBRARY) +
+                       "]\n    instances: {count: 2}\n"
+                       "    inputs: [{name: x, dtype: FP32, shape: [-1, 4]}]\n"
+                       "    outputs: [{name: y, dtype: FP32, shape: [-1, 4]}]\n");
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const auto before = daemon.worker_pids();
+  std::atomic<bool> loaded{false};
+  std::string error;
+  auto traffic = std::async(std::launch::async, [&] {
+    return run_jobs(daemon, "poison", 4, 20, &error, [&] { return !loaded.load(); });
+  });
+  auto client = daemon.client(120s);
+  client.load_model("poison");  // returns once both workers are fresh
+  loaded = true;
+  const auto counts = traffic.get();
+  EXPECT_EQ(counts.size(), 1u) << "first error: " << error;
+  EXPECT_TRUE(counts.count(200));
+  const auto after = daemon.worker_pids();
+  ASSERT_EQ(after.size(), 2u);
+  for (const pid_t pid : after)
+    EXPECT_EQ(std::count(before.begin(), before.end(), pid), 0) << "worker " << pid << " is old";
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
+  std::filesystem::remove(file);
+}
+
+TEST(Supervision_test, QueuedBytesBeyondMaxQueuedBytesAre503) {
+  RunningDaemon daemon(
+      test_op_model("hang", "hang.pt", "    max_inflight: 1\n    job_timeout: 30s\n"),
+      "max_queued_bytes: 4096\nlog_level: debug\n");
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto blocker = std::async(std::launch::async, [&] {
+    auto client = daemon.client();
+    return infer(client, "hang", {test_ops::kHangValue, 0, 0, 0});
+  });
+  ASSERT_TRUE(eventually([&] { return log_has(daemon, "infervisor_test::hang"); })) << daemon.log();
+  // A JSON body of about 3,000 bytes (padded with spaces) waits in the queue...
+  const std::string body =
+      R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})" +
+      std::string(3000, ' ');
+  auto queued = std::async(std::launch::async, [&] {
+    return raw_request(daemon.socket(), "POST", "/v2/models/hang/infer", body);
+  });
+  ASSERT_TRUE(eventually([&] { return log_has(daemon, "job 2: queued"); })) << daemon.log();
+  // ...so a second one would pass 4,096 bytes: refused at once, naming the key.
+  const auto refused = raw_request(daemon.socket(), "POST", "/v2/models/hang/infer", body);
+  EXPECT_EQ(refused.status, 503u) << refused.body;
+  EXPECT_NE(refused.body.find("max_queued_bytes"), std::string::npos) << refused.body;
+  daemon.kill_hard();
+  blocker.wait();
+  queued.wait();
+}
+
+}  // namespace
+}  // namespace infervisor::testing
