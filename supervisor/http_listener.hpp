@@ -46,11 +46,16 @@ class HttpListener {
   void accept_backlog_then_stop() {
     boost::system::error_code ec;
     acceptor_.non_blocking(true, ec);
+    std::size_t accepted = 0;
     while (!ec && acceptor_.is_open()) {
       typename Protocol::socket socket(io_);
       acceptor_.accept(socket, ec);  // would_block once the backlog is empty
-      if (!ec) admit(std::move(socket));
+      if (ec) break;
+      admit(std::move(socket));
+      ++accepted;
     }
+    if (accepted > 0)
+      spdlog::info("accepted {} connection(s) waiting in the listen backlog", accepted);
     stop();
   }
 

@@ -61,11 +61,12 @@ class HttpConnection_test : public ::testing::Test, public ServiceState {
   std::uint64_t next_job_id() override { return 1; }
 
   // Runs `f` on the event loop's thread and returns what it returns.
+  // (The promise is the handler's own: it outlives set_value() even once the test moved on.)
   template <class F>
   auto on_io(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
+    auto promise = std::make_shared<std::promise<decltype(f())>>();
+    auto result = promise->get_future();
+    boost::asio::post(io_, [promise, f = std::move(f)]() mutable { promise->set_value(f()); });
     return result.get();
   }
 
