@@ -320,26 +320,35 @@ bool logged(const RunningDaemon& daemon, const std::string& text, int times = 1,
 }
 
 TEST(Daemon_test, AFullQueueAnswers503AndLosesNothing) {
-  RunningDaemon daemon(
-      model_entry("slow", "slow.pt", "    max_inflight: 1\n    max_queue: 1\n", "FP32", "[-1, 1]"),
-      "log_level: debug\n");
+  // The first job hangs (tests/ops: 777 never returns) until the test kills its worker, so the
+  // second stays queued for as long as the test needs, however fast the machine.
+  RunningDaemon daemon("  - name: hang\n    path: " + (models_dir() / "hang.pt").string() +
+                           "\n    libraries: [" + std::string(INFERVISOR_TEST_OPS_LIBRARY) +
+                           "]\n    max_inflight: 1\n    max_queue: 1\n    on_worker_death: fail\n"
+                           "    inputs: [{name: x, dtype: FP32, shape: [-1, 1]}]\n"
+                           "    outputs: [{name: y, dtype: FP32, shape: [-1, 1]}]\n",
+                       "log_level: debug\n");
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  std::string running_message;
   auto running = std::async(std::launch::async, [&] {
     return status_of(*std::make_unique<client::Client>(daemon.client()),
-                     request_for("slow", slow_input(1500)));
+                     request_for("hang", slow_input(777)), &running_message);
   });
   ASSERT_TRUE(logged(daemon, "job 1 dispatched")) << daemon.log();
   auto queued = std::async(std::launch::async, [&] {
     return status_of(*std::make_unique<client::Client>(daemon.client()),
-                     request_for("slow", slow_input(1)));
+                     request_for("hang", slow_input(1)));
   });
   ASSERT_TRUE(logged(daemon, "job 2: queued")) << daemon.log();
   auto client = daemon.client();
   std::string message;
-  EXPECT_EQ(status_of(client, request_for("slow", slow_input(1)), &message), 503u);
+  EXPECT_EQ(status_of(client, request_for("hang", slow_input(1)), &message), 503u);
   EXPECT_NE(message.find("max_queue"), std::string::npos) << message;
-  EXPECT_EQ(running.get(), 200u);
+  // Nothing is lost: the hung job is answered when its worker dies, the queued one after it.
+  for (const pid_t worker : daemon.worker_pids())
+    ::kill(worker, SIGKILL);
+  EXPECT_EQ(running.get(), 500u) << running_message;
   EXPECT_EQ(queued.get(), 200u);
 }
 

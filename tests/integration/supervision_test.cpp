@@ -235,7 +235,7 @@ TEST(Supervision_test, APoisonInputFailsAloneAndTheJobsBesideItSucceed) {
 
 TEST(Supervision_test, AHangingJobGets504AfterJobTimeoutAndItsWorkerIsReplaced) {
   // (job_timeout counts queue time: the job after the hung one waits for the replacement to load.)
-  RunningDaemon daemon(test_op_model("hang", "hang.pt", "    job_timeout: 1500ms\n"));
+  RunningDaemon daemon(test_op_model("hang", "hang.pt", "    job_timeout: 3s\n"));
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   const auto before = daemon.worker_pids();
