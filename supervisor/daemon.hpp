@@ -3,7 +3,9 @@
 //
 // Start:    /dev/shm space check -> bind sockets -> spawn every worker -> READY=1 once all report
 //           READY (or exit 1 with the first worker's reason).
-// SIGTERM:  stop accepting (socket closed and removed) -> answer every queued and in-flight job
+// SIGTERM:  socket file removed -> connections waiting in the listen backlog accepted, then the
+//           listeners closed -> every request that began before the signal answered (bodies still
+//           being read included; later ones get 503) and every queued and in-flight job answered
 //           (drain_timeout) -> SHUTDOWN sentinel to every worker -> SHUTDOWN_ACK and exit, or
 //           SIGKILL after shutdown_timeout -> segments unlinked -> exit 0.
 //
