@@ -9,6 +9,7 @@
 #include "supervisor/job_answer.hpp"
 #include "supervisor/job_times.hpp"
 #include "supervisor/pick_worker.hpp"
+#include "supervisor/request_layout.hpp"
 
 namespace infervisor::supervisor {
 namespace {
@@ -137,13 +138,7 @@ ModelPool::Member* ModelPool::serving_member(int instance) noexcept {
 }
 
 void ModelPool::check_fits(const Job& job) const {
-  const InferRequest& request = job.request();
-  shm::SmallVector<shm::TensorLayout> layouts;
-  for (const auto& input : request.inputs)
-    layouts.push_back({input.name, input.dtype, input.shape});
-  shm::SmallVector<std::string_view> outputs;
-  for (const auto& output : request.outputs)
-    outputs.push_back(output.name);
+  const auto [layouts, outputs] = request_layout(job.request());
   const auto plan = shm::plan_frame(model_.name, layouts, outputs);
   if (!plan) throw HttpError(400, plan.error().message);
   const std::uint64_t limit = shm::max_payload_bytes(model_.ring_bytes);

@@ -10,6 +10,7 @@
 
 #include "shm/frame.hpp"
 #include "supervisor/http_reply.hpp"
+#include "supervisor/request_layout.hpp"
 #include "supervisor/worker_command.hpp"
 
 namespace infervisor::supervisor {
@@ -110,12 +111,7 @@ void WorkerProcess::watch_exit() {
 
 WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
   const InferRequest& request = job.request();
-  shm::SmallVector<shm::TensorLayout> layouts;
-  for (const auto& input : request.inputs)
-    layouts.push_back({input.name, input.dtype, input.shape});
-  shm::SmallVector<std::string_view> outputs;
-  for (const auto& output : request.outputs)
-    outputs.push_back(output.name);
+  const auto [layouts, outputs] = request_layout(request);
 
   auto plan = shm::plan_frame(model_.name, layouts, outputs);
   if (!plan) throw HttpError(400, plan.error().message);
