@@ -153,6 +153,11 @@ TEST_F(Hardening_test, HeadGetsTheHeadersOfGetAndNoBody) {
 // Each idle keep-alive connection used to hold a 64 KiB read buffer and a 64 KiB discard array
 // (13,577 of them: 1 GB). Measured as the daemon's resident memory per connection.
 TEST_F(Hardening_test, IdleKeepAliveConnectionsCostLittleMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed blocks in its quarantine (up to 256 MiB, resident), so the
+  // daemon's resident memory grows with every request served, not with what it still holds.
+  GTEST_SKIP() << "resident memory is not a measure of what is held under AddressSanitizer";
+#endif
   auto open_idle = [&](std::vector<UniqueFd>& into, int count) {
     for (int i = 0; i < count; ++i) {
       auto fd = connect_unix(daemon_->socket());
