@@ -82,13 +82,33 @@ std::vector<RepositoryModel> Client::repository_index(bool ready_only) {
 }
 
 void Client::load_model(std::string_view model) {
-  const auto request = post_json(fmt::format("/v2/repository/models/{}/load", model), "{}");
-  const auto response = transport_->exchange(request);
-  decode_success(request, response, [] { return 0; });
+  post_expecting_success(repository_model_target(model) + "/load", "{}");
 }
 
 void Client::unload_model(std::string_view model) {
-  const auto request = post_json(fmt::format("/v2/repository/models/{}/unload", model), "{}");
+  post_expecting_success(repository_model_target(model) + "/unload", "{}");
+}
+
+void Client::register_system_shared_memory(std::string_view name, std::string_view key,
+                                           std::uint64_t byte_size, std::uint64_t offset) {
+  post_expecting_success(system_shared_memory_target(name) + "/register",
+                         encode_system_shared_memory_register(key, byte_size, offset));
+}
+
+void Client::unregister_system_shared_memory(std::optional<std::string_view> name) {
+  post_expecting_success(system_shared_memory_target(name) + "/unregister", "{}");
+}
+
+std::vector<SystemRegionStatus> Client::system_shared_memory_status(
+    std::optional<std::string_view> name) {
+  const auto request = get(system_shared_memory_target(name) + "/status");
+  const auto response = transport_->exchange(request);
+  return decode_success(request, response,
+                        [&] { return decode_system_shared_memory_status(response.body, name); });
+}
+
+void Client::post_expecting_success(std::string target, std::string body) {
+  const auto request = post_json(std::move(target), std::move(body));
   const auto response = transport_->exchange(request);
   decode_success(request, response, [] { return 0; });
 }
@@ -109,7 +129,7 @@ InferResult Client::infer(const InferRequest& infer_request) {
   const auto response = transport_->exchange(request);
   return decode_success(request, response, [&] {
     return decode_infer_response(response.body, response.header("Inference-Header-Content-Length"),
-                                 infer_request.outputs);
+                                 infer_request.outputs, infer_request.output_regions);
   });
 }
 

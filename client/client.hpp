@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -51,11 +53,27 @@ class Client {
   void unload_model(std::string_view model);
 
   // POST /v2/models/{model}[/versions/{version}]/infer, binary or JSON as request.binary says.
+  // Outputs in request.output_regions come back with `region` set and no data: the server wrote
+  // them there (read_region_output copies them out of a SystemRegion's bytes()).
   InferResult infer(const InferRequest& request);
+
+  // Triton's system shared-memory extension (the server lists "system_shared_memory" in
+  // ServerMetadata::extensions). Register: POSIX shm object `key` ("/name", e.g. a
+  // SystemRegion's key()) from `offset`, `byte_size` bytes, as region `name`, which inputs and
+  // outputs then reference. Unregister: region `name`, or with nullopt all of the caller's
+  // regions. Status: the caller's regions, or the one named (HttpError 400/404 if unknown).
+  void register_system_shared_memory(std::string_view name, std::string_view key,
+                                     std::uint64_t byte_size, std::uint64_t offset = 0);
+  void unregister_system_shared_memory(std::optional<std::string_view> name = std::nullopt);
+  std::vector<SystemRegionStatus> system_shared_memory_status(
+      std::optional<std::string_view> name = std::nullopt);
 
   const Endpoint& endpoint() const noexcept;
 
  private:
+  // POST `body` (JSON) to `target`; throws HttpError unless the answer is 2xx.
+  void post_expecting_success(std::string target, std::string body);
+
   std::unique_ptr<HttpTransport> transport_;
 };
 

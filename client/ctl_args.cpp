@@ -20,7 +20,7 @@ commands:
   load MODEL              start a FAILED or unloaded model, or replace a ready model's workers
                           one at a time with fresh ones (which read the model file again)
   unload MODEL            let the model's jobs finish, then stop its workers
-  infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json]
+  infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json] [--shm]
                           run the model on .npy inputs (dtype and shape come from each file)
                           and print each output's datatype, shape, first values, min/max/mean
 
@@ -34,6 +34,9 @@ options:
   --output NAME           request only this output (repeat; default: all outputs)
   --out DIR               also write each output to DIR/NAME.npy
   --json                  send and receive tensors as JSON instead of binary
+  --shm                   pass the tensors through POSIX shared-memory regions (the server's
+                          system_shared_memory extension) instead of the socket; an output
+                          whose size the model metadata does not fix comes in the reply
   -h, --help              print this help
 
 exit status: 0 success, 1 failure (or server not ready), 2 bad command line
@@ -80,7 +83,7 @@ class Parser {
   explicit Parser(std::span<const std::string_view> args) : args_(args) {}
 
   CtlArgs parse() {
-    constexpr std::array<std::string_view, 3> kSwitches{"--json", "--help", "-h"};
+    constexpr std::array<std::string_view, 4> kSwitches{"--json", "--shm", "--help", "-h"};
     std::vector<std::string_view> words;
     for (const CliArg& arg : split_cli(args_, kSwitches)) {
       if (arg.flag == "-h" || arg.flag == "--help") return CtlArgs{};
@@ -122,6 +125,9 @@ class Parser {
     if (name == "--json") {
       out_.json = true;
       infer_options_.insert("--json");
+    } else if (name == "--shm") {
+      out_.shm = true;
+      infer_options_.insert("--shm");
     } else if (name == "--socket") {
       if (out_.socket) usage_error("--socket given twice");
       out_.socket = std::string(value);

@@ -33,6 +33,7 @@ struct CtlArgs {
   std::vector<std::string> outputs;              // infer --output NAME
   std::optional<std::filesystem::path> out_dir;  // infer --out DIR
   bool json = false;                             // infer --json
+  bool shm = false;                              // infer --shm
 };
 
 // `args` excludes the program name. Options may come before or after the command, as

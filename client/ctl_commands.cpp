@@ -5,8 +5,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "client/kserve_response.hpp"
+#include "client/output_size.hpp"
+#include "client/shared_memory_region.hpp"
 #include "client/tensor_summary.hpp"
 #include "common/error.hpp"
 #include "common/half.hpp"
@@ -92,11 +100,142 @@ void write_output(const Tensor& output, const std::filesystem::path& dir, std::o
   write_npy(path, DType::kFloat32, output.shape, std::as_bytes(std::span(widened)));
 }
 
-int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& err) {
-  InferRequest request;
-  request.model = args.model;
-  request.binary = !args.json;
-  request.outputs = args.outputs;
+// A region registered with the server for one command. The destructor unregisters it quietly
+// (a note on `err`), so an error on the way does not leave it registered; the success path calls
+// unregister() and sees its errors. Declare it after the SystemRegion it names, so it goes first.
+class Registration {
+ public:
+  Registration(Client& client, const SystemRegion& region, std::ostream& err)
+      : client_(client), err_(err) {
+    client.register_system_shared_memory(region.object_name(), region.key(), region.byte_size());
+    name_ = region.object_name();
+  }
+  ~Registration() {
+    if (name_.empty()) return;
+    try {
+      client_.unregister_system_shared_memory(name_);
+    } catch (const std::exception& error) {
+      fmt::print(err_, "note: could not unregister shared-memory region '{}': {}\n", name_,
+                 error.what());
+    }
+  }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+  void unregister() { client_.unregister_system_shared_memory(std::exchange(name_, {})); }
+
+ private:
+  Client& client_;
+  std::ostream& err_;
+  std::string name_;  // empty: nothing to unregister
+};
+
+// What --shm puts in shared memory for one call: a region for the inputs, one for the outputs
+// whose size is known in advance, each registered while the call needs it.
+struct SharedTensors {
+  std::optional<SystemRegion> inputs, outputs;
+  std::optional<Registration> inputs_registered, outputs_registered;  // destroyed first
+
+  void unregister() {
+    if (outputs_registered) outputs_registered->unregister();
+    if (inputs_registered) inputs_registered->unregister();
+  }
+};
+
+// Offsets for tensors of `sizes` bytes, each on a kRegionAlignment boundary; the last element is
+// the room they need in all.
+std::vector<std::uint64_t> layout(const std::vector<std::uint64_t>& sizes) {
+  std::vector<std::uint64_t> offsets;
+  std::uint64_t end = 0;
+  for (const auto size : sizes) {
+    offsets.push_back(end);
+    const auto next =
+        size > UINT64_MAX - end ? std::nullopt : checked_align_up(end + size, kRegionAlignment);
+    if (!next || *next > SIZE_MAX) {
+      throw InfervisorError(ErrorCode::kTooLarge, "--shm: the tensors do not fit in memory");
+    }
+    end = *next;
+  }
+  offsets.push_back(end);
+  return offsets;
+}
+
+// Copies every non-empty input into one new region and sends it as a reference there.
+void place_inputs(Client& client, InferRequest& request, SharedTensors& shared, std::ostream& err) {
+  std::vector<Tensor*> inputs;
+  std::vector<std::uint64_t> sizes;
+  for (auto& input : request.inputs) {
+    if (input.data.empty()) continue;  // nothing to share; it goes in the body
+    inputs.push_back(&input);
+    sizes.push_back(input.data.size());
+  }
+  if (inputs.empty()) return;
+  const auto offsets = layout(sizes);
+  auto& region = shared.inputs.emplace(static_cast<std::size_t>(offsets.back()));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Tensor& input = *inputs[i];
+    std::memcpy(region.bytes().data() + offsets[i], input.data.data(), input.data.size());
+    input.region = RegionRef{std::string(region.object_name()), offsets[i], sizes[i]};
+    std::vector<std::byte>().swap(input.data);
+  }
+  shared.inputs_registered.emplace(client, region, err);
+}
+
+// Asks every requested output whose size the model metadata fixes into one new region; the
+// others come in the reply, with a note for those of a size not known in advance.
+void place_outputs(Client& client, InferRequest& request, const ModelMetadata& metadata,
+                   SharedTensors& shared, std::ostream& err) {
+  const auto batch = batch_size(metadata, request.inputs);
+  std::vector<std::string> outputs;
+  std::vector<std::uint64_t> sizes;
+  for (const auto& name : request.outputs) {
+    const auto declared =
+        std::find_if(metadata.outputs.begin(), metadata.outputs.end(),
+                     [&](const TensorMetadata& output) { return output.name == name; });
+    if (declared == metadata.outputs.end()) continue;  // the server will say it has no such output
+    const auto bytes = predicted_output_bytes(*declared, batch);
+    if (!bytes) {
+      fmt::print(err,
+                 "note: output '{}' is {} {} in the model metadata, a size not known before the "
+                 "call; it comes in the reply, not through shared memory\n",
+                 name, declared->datatype, shape_to_string(declared->shape));
+      continue;
+    }
+    if (*bytes == 0) continue;
+    outputs.push_back(name);
+    sizes.push_back(*bytes);
+  }
+  if (outputs.empty()) return;
+  const auto offsets = layout(sizes);
+  auto& region = shared.outputs.emplace(static_cast<std::size_t>(offsets.back()));
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    request.output_regions[outputs[i]] =
+        RegionRef{std::string(region.object_name()), offsets[i], sizes[i]};
+  }
+  shared.outputs_registered.emplace(client, region, err);
+}
+
+void place_in_shared_memory(Client& client, InferRequest& request, SharedTensors& shared,
+                            std::ostream& err) {
+  const auto server = client.server_metadata();
+  if (std::find(server.extensions.begin(), server.extensions.end(), "system_shared_memory") ==
+      server.extensions.end()) {
+    throw InfervisorError(ErrorCode::kInvalidArgument,
+                          "--shm: the server does not offer system shared memory (GET /v2 lists "
+                          "no 'system_shared_memory' extension)");
+  }
+  const auto metadata = client.model_metadata(request.model, request.model_version);
+  // An output goes to a region only when it is named; with none named, name every output.
+  if (request.outputs.empty()) {
+    for (const auto& output : metadata.outputs)
+      request.outputs.push_back(output.name);
+  }
+  place_inputs(client, request, shared, err);
+  place_outputs(client, request, metadata, shared, err);
+}
+
+std::vector<Tensor> read_inputs(const CtlArgs& args) {
+  std::vector<Tensor> inputs;
   for (const auto& input : args.inputs) {
     NpyArray array;
     try {
@@ -104,10 +243,25 @@ int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& 
     } catch (const InfervisorError& error) {
       throw InfervisorError(error.code(), fmt::format("input '{}': {}", input.name, error.what()));
     }
-    request.inputs.push_back(
+    inputs.push_back(
         Tensor{input.name, array.dtype, std::move(array.shape), std::move(array.data)});
   }
-  const auto result = client.infer(request);
+  return inputs;
+}
+
+int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& err) {
+  InferRequest request;
+  request.model = args.model;
+  request.binary = !args.json;
+  request.outputs = args.outputs;
+  request.inputs = read_inputs(args);
+  SharedTensors shared;  // unregistered and unlinked on every way out of here
+  if (args.shm) place_in_shared_memory(client, request, shared, err);
+  auto result = client.infer(request);
+  for (auto& output : result.outputs) {
+    // Only outputs in request.output_regions come back with a region: `shared.outputs` holds it.
+    if (output.region) read_region_output(output, shared.outputs->bytes());
+  }
   for (const auto& output : result.outputs)
     fmt::print(out, "{}\n", summarize_tensor(output));
   if (args.out_dir) {
@@ -121,6 +275,7 @@ int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& 
       write_output(output, *args.out_dir, err);
     fmt::print(err, "wrote {} output(s) to {}\n", result.outputs.size(), args.out_dir->string());
   }
+  shared.unregister();
   return 0;
 }
 

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdint>
 #include <set>
 
 #include "client/json_tensor.hpp"
@@ -38,6 +40,21 @@ void check_names(std::span<const std::string> names, std::string_view kind) {
   }
 }
 
+void check_region(const RegionRef& ref, std::string_view what) {
+  if (ref.region.empty()) invalid(fmt::format("{}: its shared-memory region has no name", what));
+  if (ref.offset > UINT64_MAX - ref.byte_size) {
+    invalid(fmt::format("{}: offset {} + byte_size {} in region '{}' overflows 64 bits", what,
+                        ref.offset, ref.byte_size, ref.region));
+  }
+}
+
+// Triton's three parameters that put a tensor in a registered region.
+json::object region_parameters(const RegionRef& ref) {
+  return {{"shared_memory_region", ref.region},
+          {"shared_memory_byte_size", ref.byte_size},
+          {"shared_memory_offset", ref.offset}};
+}
+
 json::object encode_input(const Tensor& input, bool binary) {
   const auto what = fmt::format("input '{}'", input.name);
   if (input.shape.size() > kMaxDims) {
@@ -49,7 +66,18 @@ json::object encode_input(const Tensor& input, bool binary) {
     invalid(fmt::format("{} has a negative or overflowing shape {}", what,
                         shape_to_string(input.shape)));
   }
-  if (input.data.size() != *expected) {
+  if (input.region) {
+    if (!input.data.empty()) {
+      invalid(fmt::format("{} has both data and shared-memory region '{}'", what,
+                          input.region->region));
+    }
+    check_region(*input.region, what);
+    if (input.region->byte_size != *expected) {
+      invalid(fmt::format("{}: {} {} needs {} bytes, its region reference has {}", what,
+                          kserve_name(input.dtype), shape_to_string(input.shape), *expected,
+                          input.region->byte_size));
+    }
+  } else if (input.data.size() != *expected) {
     invalid(fmt::format("{}: {} {} needs {} bytes, the tensor has {}", what,
                         kserve_name(input.dtype), shape_to_string(input.shape), *expected,
                         input.data.size()));
@@ -61,7 +89,9 @@ json::object encode_input(const Tensor& input, bool binary) {
     shape.emplace_back(dim);
   object["shape"] = std::move(shape);
   object["datatype"] = kserve_name(input.dtype);
-  if (binary) {
+  if (input.region) {
+    object["parameters"] = region_parameters(*input.region);
+  } else if (binary) {
     object["parameters"] = {{"binary_data_size", input.data.size()}};
   } else {
     object["data"] = tensor_data_to_json(input.dtype, input.data, what);
@@ -75,6 +105,21 @@ std::string model_target(std::string_view model, std::string_view version) {
   std::string target = "/v2/models/" + percent_encode(model);
   if (!version.empty()) target += "/versions/" + percent_encode(version);
   return target;
+}
+
+std::string repository_model_target(std::string_view model) {
+  return "/v2/repository/models/" + percent_encode(model);
+}
+
+std::string system_shared_memory_target(std::optional<std::string_view> region) {
+  std::string target = "/v2/systemsharedmemory";
+  if (region) target += "/region/" + percent_encode(*region);
+  return target;
+}
+
+std::string encode_system_shared_memory_register(std::string_view key, std::uint64_t byte_size,
+                                                 std::uint64_t offset) {
+  return json::serialize(json::object{{"key", key}, {"offset", offset}, {"byte_size", byte_size}});
 }
 
 EncodedInferRequest encode_infer_request(const InferRequest& request) {
@@ -94,6 +139,15 @@ EncodedInferRequest encode_infer_request(const InferRequest& request) {
   if (request.binary && request.outputs.empty()) {
     body["parameters"] = {{"binary_data_output", true}};
   }
+  for (const auto& [name, ref] : request.output_regions) {
+    if (std::find(request.outputs.begin(), request.outputs.end(), name) == request.outputs.end()) {
+      invalid(
+          fmt::format("output '{}' has a shared-memory region but is not among the requested "
+                      "outputs",
+                      name));
+    }
+    check_region(ref, fmt::format("output '{}'", name));
+  }
   json::array inputs;
   for (const auto& input : request.inputs) {
     inputs.emplace_back(encode_input(input, request.binary));
@@ -104,7 +158,12 @@ EncodedInferRequest encode_infer_request(const InferRequest& request) {
     json::array outputs;
     for (const auto& name : request.outputs) {
       json::object output{{"name", name}};
-      if (request.binary) output["parameters"] = {{"binary_data", true}};
+      if (const auto region = request.output_regions.find(name);
+          region != request.output_regions.end()) {
+        output["parameters"] = region_parameters(region->second);
+      } else if (request.binary) {
+        output["parameters"] = {{"binary_data", true}};
+      }
       outputs.emplace_back(std::move(output));
     }
     body["outputs"] = std::move(outputs);

@@ -117,17 +117,75 @@ std::size_t header_length(std::string_view text, std::size_t body_size) {
   return static_cast<std::size_t>(value);
 }
 
-// parameters.binary_data_size of an output, if it has one.
-std::optional<std::uint64_t> binary_data_size(const json::object& output, std::string_view path) {
+// A JSON value as a non-negative integer, else kCorrupt naming `field`.
+std::uint64_t unsigned_value(const json::value& value, std::string_view field) {
+  if (value.is_uint64()) return value.get_uint64();
+  if (value.is_int64() && value.get_int64() >= 0)
+    return static_cast<std::uint64_t>(value.get_int64());
+  corrupt(fmt::format("{}: expected a non-negative integer", field));
+}
+
+std::uint64_t unsigned_field(const json::object& object, std::string_view key,
+                             std::string_view path) {
+  const auto* value = object.if_contains(key);
+  if (value == nullptr) corrupt(fmt::format("{}.{}: missing", path, key));
+  return unsigned_value(*value, fmt::format("{}.{}", path, key));
+}
+
+// An output's parameters object; nullptr if it has none.
+const json::object* parameters_of(const json::object& output, std::string_view path) {
   const auto* parameters = output.if_contains("parameters");
+  if (parameters == nullptr) return nullptr;
+  return &as_object(*parameters, fmt::format("{}.parameters", path));
+}
+
+// parameters.binary_data_size of an output, if it has one.
+std::optional<std::uint64_t> binary_data_size(const json::object* parameters,
+                                              std::string_view path) {
   if (parameters == nullptr) return std::nullopt;
-  const auto& object = as_object(*parameters, fmt::format("{}.parameters", path));
-  const auto* size = object.if_contains("binary_data_size");
+  const auto* size = parameters->if_contains("binary_data_size");
   if (size == nullptr) return std::nullopt;
-  if (size->is_uint64()) return size->get_uint64();
-  if (size->is_int64() && size->get_int64() >= 0)
-    return static_cast<std::uint64_t>(size->get_int64());
-  corrupt(fmt::format("{}.parameters.binary_data_size: expected a non-negative integer", path));
+  return unsigned_value(*size, fmt::format("{}.parameters.binary_data_size", path));
+}
+
+bool has_region_parameters(const json::object* parameters) {
+  return parameters != nullptr && (parameters->contains("shared_memory_region") ||
+                                   parameters->contains("shared_memory_byte_size") ||
+                                   parameters->contains("shared_memory_offset"));
+}
+
+// An output the server wrote into the region the request named: the shared_memory_* parameters
+// it echoes (if any) must be the request's, and the output must fit the room asked for.
+RegionRef region_output(const json::object* parameters, const RegionRef& asked,
+                        std::uint64_t output_bytes, std::string_view path) {
+  if (parameters != nullptr) {
+    const auto field = [&](std::string_view key) {
+      return fmt::format("{}.parameters.{}", path, key);
+    };
+    if (const auto* region = parameters->if_contains("shared_memory_region")) {
+      if (!region->is_string() || region->get_string() != asked.region) {
+        corrupt(fmt::format("{}: expected '{}'", field("shared_memory_region"),
+                            printable(asked.region)));
+      }
+    }
+    if (const auto* size = parameters->if_contains("shared_memory_byte_size")) {
+      if (unsigned_value(*size, field("shared_memory_byte_size")) != asked.byte_size) {
+        corrupt(fmt::format("{}: expected {}, as requested", field("shared_memory_byte_size"),
+                            asked.byte_size));
+      }
+    }
+    if (const auto* offset = parameters->if_contains("shared_memory_offset")) {
+      if (unsigned_value(*offset, field("shared_memory_offset")) != asked.offset) {
+        corrupt(fmt::format("{}: expected {}, as requested", field("shared_memory_offset"),
+                            asked.offset));
+      }
+    }
+  }
+  if (output_bytes > asked.byte_size) {
+    corrupt(fmt::format("{}: {} bytes do not fit the {} bytes requested in region '{}'", path,
+                        output_bytes, asked.byte_size, printable(asked.region)));
+  }
+  return RegionRef{asked.region, asked.offset, output_bytes};
 }
 
 void check_bools(const Tensor& tensor, std::string_view path) {
@@ -164,7 +222,8 @@ std::vector<TensorMetadata> tensor_metadata_list(const json::object& object, std
 
 InferResult decode_infer_response(std::string_view body,
                                   std::optional<std::string_view> inference_header_length,
-                                  std::span<const std::string> requested_outputs) {
+                                  std::span<const std::string> requested_outputs,
+                                  const std::map<std::string, RegionRef>& output_regions) {
   const std::size_t json_length =
       inference_header_length ? header_length(*inference_header_length, body.size()) : body.size();
   const auto root = parse_json(body.substr(0, json_length), "inference response");
@@ -198,10 +257,15 @@ InferResult decode_infer_response(std::string_view body,
     const auto expected = checked_byte_size(tensor.dtype, tensor.shape);
     if (!expected) corrupt(fmt::format("{}.shape: its size overflows 64 bits", path));
 
-    const auto size = binary_data_size(output, path);
+    const auto* parameters = parameters_of(output, path);
+    const auto size = binary_data_size(parameters, path);
     const auto* data = output.if_contains("data");
+    const auto asked_region = output_regions.find(tensor.name);
     if (size && data != nullptr)
       corrupt(fmt::format("{}: has both 'data' and binary_data_size", path));
+    if ((size || data != nullptr) && has_region_parameters(parameters)) {
+      corrupt(fmt::format("{}: has shared_memory_* parameters and data in the body", path));
+    }
     if (size) {
       if (!inference_header_length) {
         corrupt(
@@ -223,8 +287,13 @@ InferResult decode_infer_response(std::string_view body,
     } else if (data != nullptr) {
       tensor.data =
           tensor_data_from_json(tensor.dtype, *data, *checked_element_count(tensor.shape), path);
+    } else if (asked_region != output_regions.end()) {
+      tensor.region = region_output(parameters, asked_region->second, *expected, path);
     } else {
-      corrupt(fmt::format("{}: has neither 'data' nor parameters.binary_data_size", path));
+      corrupt(fmt::format("{}: has neither 'data' nor parameters.binary_data_size{}", path,
+                          has_region_parameters(parameters)
+                              ? ", and it was not asked for in a shared-memory region"
+                              : ""));
     }
     check_bools(tensor, path);
     if (!names.insert(tensor.name).second) {
@@ -242,6 +311,53 @@ InferResult decode_infer_response(std::string_view body,
     if (!found) corrupt(fmt::format("requested output '{}' is not in the response", name));
   }
   return result;
+}
+
+void read_region_output(Tensor& output, std::span<const std::byte> region) {
+  if (!output.region) {
+    throw InfervisorError(
+        ErrorCode::kInvalidArgument,
+        fmt::format("output '{}' was not returned in a shared-memory region", output.name));
+  }
+  const auto& ref = *output.region;
+  if (ref.offset > region.size() || ref.byte_size > region.size() - ref.offset) {
+    corrupt(fmt::format("output '{}': {} bytes at offset {} lie outside region '{}' of {} bytes",
+                        output.name, ref.byte_size, ref.offset, printable(ref.region),
+                        region.size()));
+  }
+  const auto bytes =
+      region.subspan(static_cast<std::size_t>(ref.offset), static_cast<std::size_t>(ref.byte_size));
+  output.data.assign(bytes.begin(), bytes.end());
+  output.region.reset();
+  check_bools(output, fmt::format("output '{}'", output.name));
+}
+
+std::vector<SystemRegionStatus> decode_system_shared_memory_status(
+    std::string_view body, std::optional<std::string_view> only) {
+  const auto root = parse_json(body, "shared-memory status");
+  const auto& array = as_array(root, "shared-memory status");
+  std::vector<SystemRegionStatus> regions;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    const auto path = fmt::format("shared-memory status[{}]", i);
+    const auto& object = as_object(array[i], path);
+    SystemRegionStatus region;
+    region.name = string_field(object, "name", path, true);
+    if (region.name.empty()) corrupt(fmt::format("{}.name: empty", path));
+    region.key = string_field(object, "key", path, true);
+    if (region.key.empty()) corrupt(fmt::format("{}.key: empty", path));
+    region.offset = unsigned_field(object, "offset", path);
+    region.byte_size = unsigned_field(object, "byte_size", path);
+    if (only && region.name != *only) {
+      corrupt(fmt::format("{}.name: '{}', but the status of region '{}' was asked for", path,
+                          printable(region.name), printable(*only)));
+    }
+    if (!names.insert(region.name).second) {
+      corrupt(fmt::format("{}: region '{}' appears twice", path, printable(region.name)));
+    }
+    regions.push_back(std::move(region));
+  }
+  return regions;
 }
 
 ServerMetadata decode_server_metadata(std::string_view body) {

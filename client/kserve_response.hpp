@@ -3,6 +3,8 @@
 // InfervisorError(kCorrupt) naming the field ("outputs[1].shape"), never reads out of bounds.
 #pragma once
 
+#include <cstddef>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,9 +19,27 @@ namespace infervisor::client {
 // response header if there was one: the body is then that much JSON followed by the binary data
 // of each output that has parameters.binary_data_size, in output order, with nothing left over.
 // Without it the body is JSON alone. Every name in `requested_outputs` must be answered.
+// An output named in `output_regions` may have neither data nor binary_data_size: the server
+// wrote it into that region. It is returned with empty data and `region` set to the requested
+// reference with byte_size cut to the output's size, which must fit the room asked for; any
+// shared_memory_* parameters it carries must match the request. One that comes in the body
+// anyway (a server that ignored the region) is returned as usual, without `region`. Any other
+// output without data is refused.
 InferResult decode_infer_response(std::string_view body,
                                   std::optional<std::string_view> inference_header_length,
-                                  std::span<const std::string> requested_outputs = {});
+                                  std::span<const std::string> requested_outputs = {},
+                                  const std::map<std::string, RegionRef>& output_regions = {});
+
+// Copies an output decoded with `region` set out of the mapped memory of that region into
+// output.data and clears output.region. Throws kCorrupt if the reference lies outside `region`'s
+// bytes or a BOOL byte is not 0 or 1; kInvalidArgument if the output has no region reference.
+void read_region_output(Tensor& output, std::span<const std::byte> region);
+
+// GET /v2/systemsharedmemory[/region/NAME]/status: [{"name","key","offset","byte_size"}], every
+// field required, names and keys non-empty, each name once; with `only` (the NAME asked for)
+// every entry must be that region.
+std::vector<SystemRegionStatus> decode_system_shared_memory_status(
+    std::string_view body, std::optional<std::string_view> only = std::nullopt);
 
 ServerMetadata decode_server_metadata(std::string_view body);
 ModelMetadata decode_model_metadata(std::string_view body);

@@ -8,7 +8,7 @@ namespace infervisor::shm {
 namespace {
 
 constexpr std::uint32_t kFrameMagic = 0x52465649;  // "IVFR", little-endian
-constexpr std::uint16_t kFrameVersion = 2;         // 2: stage times
+constexpr std::uint16_t kFrameVersion = 3;         // 2: stage times, 3: regions
 
 // Wire structs: read and written only with memcpy, so neither alignment nor a peer changing the
 // bytes between a check and a use matters.
@@ -21,7 +21,7 @@ struct WireFrameHeader {
   std::uint32_t tensor_count;
   std::uint32_t output_name_count;
   std::uint32_t model_name_bytes;
-  std::uint32_t reserved;
+  std::uint32_t region_count;
   std::uint64_t stage_ns[3];  // StageTimes: input copy, forward, output copy
   char model_name[kMaxModelNameBytes];
 };
@@ -30,33 +30,69 @@ struct WireTensorDescriptor {
   std::uint32_t name_bytes;
   std::uint8_t dtype;
   std::uint8_t ndim;
-  std::uint16_t reserved;
+  std::uint16_t region;  // 0: in the payloads; k: region table entry k - 1
   char name[kMaxTensorNameBytes];
   std::int64_t dims[kMaxDims];
   std::uint64_t byte_size;
-  std::uint64_t offset;  // from the start of the frame
+  std::uint64_t offset;  // from the start of the frame, or of the region's registered range
 };
 
 struct WireName {
   std::uint32_t bytes;
-  std::uint32_t reserved;
+  std::uint16_t region;  // OutputPlacement
+  std::uint16_t reserved;
   char text[kMaxTensorNameBytes];
+  std::uint64_t offset;
+  std::uint64_t byte_size;
+};
+
+struct WireRegion {
+  std::uint64_t token;
+  std::uint64_t device;
+  std::uint64_t inode;
+  std::uint64_t object_offset;
+  std::uint64_t byte_size;
+  std::uint32_t key_bytes;
+  std::uint32_t reserved;
+  char key[kMaxRegionKeyBytes + 1];
 };
 
 static_assert(std::is_trivially_copyable_v<WireFrameHeader>);
 static_assert(std::is_trivially_copyable_v<WireTensorDescriptor>);
 static_assert(std::is_trivially_copyable_v<WireName>);
+static_assert(std::is_trivially_copyable_v<WireRegion>);
 static_assert(sizeof(WireFrameHeader) % 8 == 0 && sizeof(WireTensorDescriptor) % 8 == 0 &&
-              sizeof(WireName) % 8 == 0);
+              sizeof(WireName) % 8 == 0 && sizeof(WireRegion) % 8 == 0);
 
 constexpr std::uint64_t align_payload(std::uint64_t value) noexcept {
   return (value + kPayloadAlignment - 1) & ~std::uint64_t{kPayloadAlignment - 1};
 }
 
-// Bounded counts keep this far from overflow: 256 * 152 + 256 * 72 + 192 bytes at most.
-constexpr std::uint64_t tables_end(std::uint64_t tensors, std::uint64_t names) noexcept {
-  return sizeof(WireFrameHeader) + tensors * sizeof(WireTensorDescriptor) +
-         names * sizeof(WireName);
+// Bounded counts keep this far from overflow: 256 * 152 + 256 * 88 + 64 * 304 + 192 bytes at
+// most.
+constexpr std::uint64_t names_start(std::uint64_t tensors) noexcept {
+  return sizeof(WireFrameHeader) + tensors * sizeof(WireTensorDescriptor);
+}
+constexpr std::uint64_t regions_start(std::uint64_t tensors, std::uint64_t names) noexcept {
+  return names_start(tensors) + names * sizeof(WireName);
+}
+constexpr std::uint64_t tables_end(std::uint64_t tensors, std::uint64_t names,
+                                   std::uint64_t regions) noexcept {
+  return regions_start(tensors, names) + regions * sizeof(WireRegion);
+}
+
+// [offset, offset + bytes) lies within a range of `size` bytes.
+constexpr bool within(std::uint64_t offset, std::uint64_t bytes, std::uint64_t size) noexcept {
+  return offset <= size && bytes <= size - offset;
+}
+
+Result<void> check_region_index(std::uint16_t region, std::size_t count, std::string_view what,
+                                std::string_view name) noexcept {
+  if (region > count) {
+    return make_error(ErrorCode::kInvalidArgument, "{} '{}' refers to region {} of {}", what, name,
+                      region, count);
+  }
+  return {};
 }
 
 template <class T>
@@ -85,7 +121,8 @@ Result<StageTimes> from_wire(const std::uint64_t (&wire)[3]) noexcept {
 }  // namespace
 
 Result<FramePlan> plan_frame(std::string_view model_name, std::span<const TensorLayout> tensors,
-                             std::span<const std::string_view> output_names) noexcept {
+                             std::span<const std::string_view> output_names,
+                             const FrameRegions& regions) noexcept {
   if (model_name.empty() || model_name.size() > kMaxModelNameBytes) {
     return make_error(ErrorCode::kInvalidArgument, "model name '{}' must be 1-{} bytes", model_name,
                       kMaxModelNameBytes);
@@ -95,14 +132,43 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
                       "a frame holds at most {} tensors and {} output names (got {} and {})",
                       kMaxFrameTensors, kMaxFrameTensors, tensors.size(), output_names.size());
   }
-  for (const auto& name : output_names) {
+  if (regions.regions.size() > kMaxFrameRegions) {
+    return make_error(ErrorCode::kInvalidArgument, "a frame names at most {} regions (got {})",
+                      kMaxFrameRegions, regions.regions.size());
+  }
+  for (const auto& region : regions.regions) {
+    if (region.key.empty() || region.key.size() > kMaxRegionKeyBytes) {
+      return make_error(ErrorCode::kInvalidArgument, "region key '{}' must be 1-{} bytes",
+                        region.key, kMaxRegionKeyBytes);
+    }
+  }
+  if (!regions.outputs.empty() && regions.outputs.size() != output_names.size()) {
+    return make_error(ErrorCode::kInvalidArgument, "{} output placements for {} output names",
+                      regions.outputs.size(), output_names.size());
+  }
+  for (std::size_t i = 0; i < output_names.size(); ++i) {
+    const auto& name = output_names[i];
     if (name.empty() || name.size() > kMaxTensorNameBytes) {
       return make_error(ErrorCode::kInvalidArgument, "output name '{}' must be 1-{} bytes", name,
                         kMaxTensorNameBytes);
     }
+    if (regions.outputs.empty() || regions.outputs[i].region == 0) continue;
+    const auto& placement = regions.outputs[i];
+    if (auto ok = check_region_index(placement.region, regions.regions.size(), "output", name);
+        !ok) {
+      return ok.error();
+    }
+    if (!within(placement.offset, placement.byte_size,
+                regions.regions[placement.region - 1].byte_size)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "output '{}' range [{}, +{}) leaves its {}-byte region", name,
+                        placement.offset, placement.byte_size,
+                        regions.regions[placement.region - 1].byte_size);
+    }
   }
   FramePlan plan;
-  std::uint64_t cursor = align_payload(tables_end(tensors.size(), output_names.size()));
+  std::uint64_t cursor =
+      align_payload(tables_end(tensors.size(), output_names.size(), regions.regions.size()));
   for (const auto& tensor : tensors) {
     if (tensor.name.empty() || tensor.name.size() > kMaxTensorNameBytes) {
       return make_error(ErrorCode::kInvalidArgument, "tensor name '{}' must be 1-{} bytes",
@@ -117,6 +183,22 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
       return make_error(ErrorCode::kInvalidArgument,
                         "tensor '{}' shape {} has a negative dimension or overflows", tensor.name,
                         shape_to_string(tensor.dims));
+    }
+    if (tensor.region != 0) {
+      if (auto ok =
+              check_region_index(tensor.region, regions.regions.size(), "tensor", tensor.name);
+          !ok) {
+        return ok.error();
+      }
+      if (!within(tensor.region_offset, *bytes, regions.regions[tensor.region - 1].byte_size)) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "tensor '{}' range [{}, +{}) leaves its {}-byte region", tensor.name,
+                          tensor.region_offset, *bytes,
+                          regions.regions[tensor.region - 1].byte_size);
+      }
+      plan.payload_offsets.push_back(tensor.region_offset);
+      plan.payload_bytes.push_back(*bytes);
+      continue;
     }
     std::uint64_t end = 0;
     std::optional<std::uint64_t> next;
@@ -133,10 +215,12 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
   return plan;
 }
 
-SmallVector<std::span<std::byte>> write_frame(
-    std::span<std::byte> record, const FramePlan& plan, FrameKind kind, std::uint64_t job_id,
-    std::string_view model_name, std::span<const TensorLayout> tensors,
-    std::span<const std::string_view> output_names) noexcept {
+SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const FramePlan& plan,
+                                              FrameKind kind, std::uint64_t job_id,
+                                              std::string_view model_name,
+                                              std::span<const TensorLayout> tensors,
+                                              std::span<const std::string_view> output_names,
+                                              const FrameRegions& regions) noexcept {
   WireFrameHeader header{};
   header.magic = kFrameMagic;
   header.version = kFrameVersion;
@@ -146,6 +230,7 @@ SmallVector<std::span<std::byte>> write_frame(
   header.tensor_count = static_cast<std::uint32_t>(tensors.size());
   header.output_name_count = static_cast<std::uint32_t>(output_names.size());
   header.model_name_bytes = static_cast<std::uint32_t>(model_name.size());
+  header.region_count = static_cast<std::uint32_t>(regions.regions.size());
   std::memcpy(header.model_name, model_name.data(), model_name.size());
   std::memcpy(record.data(), &header, sizeof(header));
 
@@ -158,16 +243,37 @@ SmallVector<std::span<std::byte>> write_frame(
     descriptor.ndim = static_cast<std::uint8_t>(tensors[i].dims.size());
     std::memcpy(descriptor.name, tensors[i].name.data(), tensors[i].name.size());
     std::copy(tensors[i].dims.begin(), tensors[i].dims.end(), descriptor.dims);
+    descriptor.region = tensors[i].region;
     descriptor.byte_size = plan.payload_bytes[i];
     descriptor.offset = plan.payload_offsets[i];
     std::memcpy(record.data() + cursor, &descriptor, sizeof(descriptor));
     cursor += sizeof(descriptor);
-    payloads.emplace_back(record.data() + plan.payload_offsets[i], plan.payload_bytes[i]);
+    if (tensors[i].region == 0)
+      payloads.emplace_back(record.data() + plan.payload_offsets[i], plan.payload_bytes[i]);
+    else
+      payloads.emplace_back();
   }
-  for (const auto& name : output_names) {
+  for (std::size_t i = 0; i < output_names.size(); ++i) {
     WireName wire{};
-    wire.bytes = static_cast<std::uint32_t>(name.size());
-    std::memcpy(wire.text, name.data(), name.size());
+    wire.bytes = static_cast<std::uint32_t>(output_names[i].size());
+    std::memcpy(wire.text, output_names[i].data(), output_names[i].size());
+    if (!regions.outputs.empty()) {
+      wire.region = regions.outputs[i].region;
+      wire.offset = regions.outputs[i].offset;
+      wire.byte_size = regions.outputs[i].byte_size;
+    }
+    std::memcpy(record.data() + cursor, &wire, sizeof(wire));
+    cursor += sizeof(wire);
+  }
+  for (const auto& region : regions.regions) {
+    WireRegion wire{};
+    wire.token = region.token;
+    wire.device = region.device;
+    wire.inode = region.inode;
+    wire.object_offset = region.object_offset;
+    wire.byte_size = region.byte_size;
+    wire.key_bytes = static_cast<std::uint32_t>(region.key.size());
+    std::memcpy(wire.key, region.key.data(), region.key.size());
     std::memcpy(record.data() + cursor, &wire, sizeof(wire));
     cursor += sizeof(wire);
   }
@@ -204,16 +310,20 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
     return make_error(ErrorCode::kCorrupt, "frame says {} bytes but its record holds {}",
                       header.frame_bytes, record.size());
   }
-  if (header.tensor_count > kMaxFrameTensors || header.output_name_count > kMaxFrameTensors) {
+  if (header.tensor_count > kMaxFrameTensors || header.output_name_count > kMaxFrameTensors ||
+      header.region_count > kMaxFrameRegions) {
     return make_error(ErrorCode::kCorrupt,
-                      "frame claims {} tensors and {} output names (at most {})",
-                      header.tensor_count, header.output_name_count, kMaxFrameTensors);
+                      "frame claims {} tensors, {} output names and {} regions (at most {}, {} "
+                      "and {})",
+                      header.tensor_count, header.output_name_count, header.region_count,
+                      kMaxFrameTensors, kMaxFrameTensors, kMaxFrameRegions);
   }
   if (header.model_name_bytes == 0 || header.model_name_bytes > kMaxModelNameBytes) {
     return make_error(ErrorCode::kCorrupt, "frame model name length {} is outside 1-{}",
                       header.model_name_bytes, kMaxModelNameBytes);
   }
-  const std::uint64_t tables = tables_end(header.tensor_count, header.output_name_count);
+  const std::uint64_t tables =
+      tables_end(header.tensor_count, header.output_name_count, header.region_count);
   if (tables > record.size()) {
     return make_error(ErrorCode::kCorrupt, "frame tables need {} bytes but the frame has {}",
                       tables, record.size());
@@ -232,6 +342,19 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
   const auto* base = reinterpret_cast<const char*>(record.data());
   view.model_name =
       std::string_view(base + offsetof(WireFrameHeader, model_name), header.model_name_bytes);
+
+  for (std::uint32_t i = 0; i < header.region_count; ++i) {
+    const std::uint64_t at =
+        regions_start(header.tensor_count, header.output_name_count) + i * sizeof(WireRegion);
+    const auto wire = read_wire<WireRegion>(record, at);
+    if (wire.key_bytes == 0 || wire.key_bytes > kMaxRegionKeyBytes) {
+      return make_error(ErrorCode::kCorrupt, "region {} key length {} is outside 1-{}", i,
+                        wire.key_bytes, kMaxRegionKeyBytes);
+    }
+    view.regions.push_back(
+        {wire.token, wire.device, wire.inode, wire.object_offset, wire.byte_size,
+         std::string_view(base + at + offsetof(WireRegion, key), wire.key_bytes)});
+  }
 
   std::uint64_t cursor = sizeof(WireFrameHeader);
   std::uint64_t payload_floor = align_payload(tables);
@@ -265,6 +388,22 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
                         tensor.name, dtype_name(tensor.dtype), shape_to_string(tensor.shape()),
                         descriptor.byte_size);
     }
+    tensor.byte_size = descriptor.byte_size;
+    if (descriptor.region != 0) {
+      if (descriptor.region > view.regions.size() ||
+          !within(descriptor.offset, descriptor.byte_size,
+                  view.regions[descriptor.region - 1].byte_size)) {
+        return make_error(ErrorCode::kCorrupt,
+                          "tensor '{}' [{}, +{}) in region {} is not within the frame's {} "
+                          "regions",
+                          tensor.name, descriptor.offset, descriptor.byte_size, descriptor.region,
+                          view.regions.size());
+      }
+      tensor.region = descriptor.region;
+      tensor.region_offset = descriptor.offset;
+      view.tensors.push_back(tensor);
+      continue;
+    }
     std::uint64_t end = 0;
     if (descriptor.offset % kPayloadAlignment != 0 || descriptor.offset < payload_floor ||
         __builtin_add_overflow(descriptor.offset, descriptor.byte_size, &end) ||
@@ -284,7 +423,16 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
       return make_error(ErrorCode::kCorrupt, "output name {} length {} is outside 1-{}", i,
                         name.bytes, kMaxTensorNameBytes);
     }
-    view.output_names.emplace_back(base + cursor + offsetof(WireName, text), name.bytes);
+    const std::string_view text(base + cursor + offsetof(WireName, text), name.bytes);
+    if (name.region != 0 &&
+        (name.region > view.regions.size() ||
+         !within(name.offset, name.byte_size, view.regions[name.region - 1].byte_size))) {
+      return make_error(ErrorCode::kCorrupt,
+                        "output '{}' [{}, +{}) in region {} is not within the frame's {} regions",
+                        text, name.offset, name.byte_size, name.region, view.regions.size());
+    }
+    view.output_names.push_back(text);
+    view.output_placements.push_back({name.region, name.offset, name.byte_size});
     cursor += sizeof(WireName);
   }
   return view;

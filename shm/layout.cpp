@@ -4,7 +4,7 @@ namespace infervisor::shm {
 
 bool is_known_record_type(std::uint32_t raw) noexcept {
   return raw >= static_cast<std::uint32_t>(RecordType::kRequest) &&
-         raw <= static_cast<std::uint32_t>(RecordType::kPadding);
+         raw <= static_cast<std::uint32_t>(RecordType::kReleaseRegions);
 }
 
 const char* record_type_name(RecordType type) noexcept {
@@ -23,6 +23,8 @@ const char* record_type_name(RecordType type) noexcept {
       return "READY";
     case RecordType::kPadding:
       return "PADDING";
+    case RecordType::kReleaseRegions:
+      return "RELEASE_REGIONS";
   }
   return "UNKNOWN";
 }

@@ -58,7 +58,12 @@ enum class RecordType : std::uint32_t {
   kShutdownAck = 5,  // worker -> supervisor: every job before the sentinel is answered
   kReady = 6,        // worker -> supervisor: model loaded and warmed up; payload is UTF-8 text
   kPadding = 7,      // fills the ring's tail when the next record would not fit before the wrap
+  // supervisor -> worker: client shared-memory regions no job uses any more (their tokens, as
+  // little-endian uint64s): unmap them.
+  kReleaseRegions = 8,
 };
+
+inline constexpr std::size_t kMaxReleasedRegionsPerRecord = 512;
 
 bool is_known_record_type(std::uint32_t raw) noexcept;
 const char* record_type_name(RecordType type) noexcept;

@@ -558,6 +558,9 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
                        "allow_groups",
                        "tcp_admin",
                        "exit_on_error",
+                       "client_shared_memory",
+                       "client_shared_memory_max_regions",
+                       "client_shared_memory_max_bytes",
                        "shm_prefix",
                        "worker_path",
                        "models"});
@@ -630,6 +633,20 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
     if (root["tcp_admin"]) config.tcp_admin = boolean(report, root["tcp_admin"], "tcp_admin");
     if (root["exit_on_error"])
       config.exit_on_error = boolean(report, root["exit_on_error"], "exit_on_error");
+    if (root["client_shared_memory"]) {
+      config.client_shared_memory =
+          boolean(report, root["client_shared_memory"], "client_shared_memory");
+    }
+    if (root["client_shared_memory_max_regions"]) {
+      config.client_shared_memory_max_regions =
+          integer<std::size_t>(report, root["client_shared_memory_max_regions"],
+                               "client_shared_memory_max_regions", 1, 1u << 16);
+    }
+    if (root["client_shared_memory_max_bytes"]) {
+      config.client_shared_memory_max_bytes =
+          byte_size(report, root["client_shared_memory_max_bytes"],
+                    "client_shared_memory_max_bytes", 4096, 1ull << 50);
+    }
     if (root["shm_prefix"]) {
       config.shm_prefix = scalar(report, root["shm_prefix"], "shm_prefix");
       const bool ok = !config.shm_prefix.empty() && config.shm_prefix.size() <= 32 &&

@@ -113,6 +113,10 @@ struct DaemonConfig {
   std::vector<std::string> allow_groups;  // names or numbers, resolved at start
   bool tcp_admin = false;                 // repository load/unload over TCP too
   bool exit_on_error = true;              // a model that cannot start stops the daemon
+  // Triton's system shared-memory extension (client_regions.hpp): off unless asked for.
+  bool client_shared_memory = false;
+  std::size_t client_shared_memory_max_regions = 128;                      // per uid
+  std::uint64_t client_shared_memory_max_bytes = std::uint64_t{64} << 30;  // per uid
   std::string shm_prefix = "infervisor";
   std::filesystem::path worker_path;  // infervisor-worker; default: beside infervisord
   std::vector<ModelConfig> models;

@@ -30,6 +30,17 @@ Daemon::Daemon(DaemonConfig config)
       watchdog_timer_(io_) {
   limits_.max_body_bytes = config_.max_request_bytes;
   queued_bytes_.limit = config_.max_queued_bytes;
+  if (config_.client_shared_memory) {
+    client_regions_ = ClientRegions::create(
+        io_.get_executor(),
+        {config_.client_shared_memory_max_regions, config_.client_shared_memory_max_bytes},
+        config_.shm_prefix);
+    // No job uses the region any more: the workers that mapped it may let it go.
+    client_regions_->set_on_released([this](std::uint64_t token) {
+      for (auto& pool : pools_)
+        pool->release_region(token);
+    });
+  }
 }
 
 Daemon::~Daemon() = default;

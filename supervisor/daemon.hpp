@@ -51,6 +51,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   std::vector<ModelState> model_states() const override;
   std::uint64_t next_job_id() override { return next_job_id_++; }
   bool tcp_admin() const override { return config_.tcp_admin; }
+  ClientRegions* client_regions() override { return client_regions_.get(); }
 
  private:
   enum class Phase { kStarting, kServing, kDraining, kStopping, kDone };
@@ -83,6 +84,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   std::unique_ptr<HttpListener<boost::asio::ip::tcp>> tcp_listener_;
   QueuedBytes queued_bytes_;
   std::vector<std::unique_ptr<ModelPool>> pools_;
+  std::shared_ptr<ClientRegions> client_regions_;  // while client_shared_memory is on
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer watchdog_timer_;
   Phase phase_ = Phase::kStarting;

@@ -13,23 +13,35 @@
 #include <vector>
 
 #include "common/dtype.hpp"
+#include "supervisor/client_regions.hpp"
 #include "supervisor/http_reply.hpp"
 
 namespace infervisor::supervisor {
 
 struct ModelConfig;
 
+// A byte range of a client's registered shared-memory region (client_regions.hpp). Holding the
+// region keeps its unregistration waiting until the job is done.
+struct RegionSlice {
+  ClientRegionPtr region;
+  std::uint64_t offset = 0;  // from the start of the registered range
+  std::uint64_t byte_size = 0;
+};
+
 struct InputTensor {
   std::string name;
   DType dtype = DType::kFloat32;
   std::vector<std::int64_t> shape;
-  std::span<const std::byte> data;  // into Job::body (binary) or into `converted` (JSON)
+  // Into Job::body (binary) or into `converted` (JSON); empty when the tensor is in `region`.
+  std::span<const std::byte> data;
   std::vector<std::byte> converted;
+  std::optional<RegionSlice> region;
 };
 
 struct RequestedOutput {
   std::string name;
   bool binary = false;
+  std::optional<RegionSlice> region;  // the worker writes the output here, not into the answer
 };
 
 struct InferRequest {

@@ -59,6 +59,44 @@ std::optional<std::uint64_t> size_parameter(const json::object& object, std::str
   fail_request(kBadRequest, "{} parameter '{}' must be a non-negative integer", what, name);
 }
 
+const json::object* parameters_of(const json::object& object, std::string_view what) {
+  const auto* parameters = find(object, "parameters");
+  return parameters ? &as_object(*parameters, fmt::format("{} parameters", what)) : nullptr;
+}
+
+// Triton's shared_memory_region / _byte_size / _offset parameters of an input or output, if it
+// has them.
+std::optional<RegionSlice> region_parameters(const json::object& object, std::string_view what,
+                                             const RegionResolver& regions) {
+  const auto* parameters = parameters_of(object, what);
+  const auto* name = parameters ? find(*parameters, "shared_memory_region") : nullptr;
+  if (!name) {
+    if (parameters && (find(*parameters, "shared_memory_byte_size") ||
+                       find(*parameters, "shared_memory_offset"))) {
+      fail_request(kBadRequest, "{} has shared_memory parameters but no shared_memory_region",
+                   what);
+    }
+    return std::nullopt;
+  }
+  if (!name->is_string())
+    fail_request(kBadRequest, "{} parameter 'shared_memory_region' must be a string", what);
+  if (!regions) {
+    fail_request(kBadRequest,
+                 "{} refers to shared memory region '{}' but client shared memory is off "
+                 "(client_shared_memory: true enables it)",
+                 what, std::string_view(name->get_string()));
+  }
+  const auto byte_size = size_parameter(object, "shared_memory_byte_size", what);
+  if (!byte_size) fail_request(kBadRequest, "{} has no 'shared_memory_byte_size'", what);
+  const auto offset = size_parameter(object, "shared_memory_offset", what).value_or(0);
+  RegionSlice slice{regions(name->get_string()), offset, *byte_size};
+  if (offset > slice.region->byte_size || *byte_size > slice.region->byte_size - offset) {
+    fail_request(kBadRequest, "{} [{}, +{}) leaves shared memory region '{}', which has {} bytes",
+                 what, offset, *byte_size, slice.region->name, slice.region->byte_size);
+  }
+  return slice;
+}
+
 // Appends JSON elements (nested arrays flattened, row-major) to `out` as `dtype` bytes.
 class ElementWriter {
  public:
@@ -253,7 +291,8 @@ std::optional<std::size_t> parse_header_length(std::string_view value, std::size
 }
 
 void parse_infer_request(const ModelConfig& model, std::string_view body,
-                         std::optional<std::size_t> header_length, InferRequest& out) {
+                         std::optional<std::size_t> header_length, InferRequest& out,
+                         const RegionResolver& regions) {
   if (header_length && *header_length > body.size()) {
     fail_request(kBadRequest, "Inference-Header-Content-Length {} exceeds the {}-byte body",
                  *header_length, body.size());
@@ -319,9 +358,11 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
     const auto bytes = checked_byte_size(tensor.dtype, tensor.shape);
     if (!elements || !bytes)
       fail_request(413, "input '{}' shape {} is too large", name, shape_to_string(tensor.shape));
+    auto slice = region_parameters(input, fmt::format("input '{}'", name), regions);
     // The whole job must fit the ring (ModelPool checks that exactly); one tensor that cannot is
-    // refused here, before its JSON data is converted into a buffer of that size.
-    if (const auto limit = shm::max_payload_bytes(model.ring_bytes); *bytes > limit) {
+    // refused here, before its JSON data is converted into a buffer of that size. (A tensor in
+    // a client's region does not pass through the ring.)
+    if (const auto limit = shm::max_payload_bytes(model.ring_bytes); !slice && *bytes > limit) {
       fail_request(413,
                    "input '{}' shape {} needs {} bytes but model '{}' takes at most {} bytes per "
                    "job (ring_size {})",
@@ -329,8 +370,20 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
                    model.ring_bytes);
     }
 
-    if (const auto binary_size =
-            size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
+    if (slice) {
+      if (slice->byte_size != *bytes) {
+        fail_request(kBadRequest,
+                     "input '{}' shared_memory_byte_size is {} but shape {} of {} needs {} bytes",
+                     name, slice->byte_size, shape_to_string(tensor.shape), datatype, *bytes);
+      }
+      if (find(input, "data") ||
+          size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
+        fail_request(kBadRequest, "input '{}' is in shared memory and must not carry data too",
+                     name);
+      }
+      tensor.region = std::move(slice);
+    } else if (const auto binary_size =
+                   size_parameter(input, "binary_data_size", fmt::format("input '{}'", name))) {
       if (!header_length) {
         fail_request(kBadRequest,
                      "input '{}' has binary_data_size but the request has no "
@@ -397,8 +450,10 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
       for (const auto& already : out.outputs) {
         if (already.name == name) fail_request(kBadRequest, "output '{}' is requested twice", name);
       }
-      const auto binary = bool_parameter(output, "binary_data", fmt::format("output '{}'", name));
-      out.outputs.push_back({std::string(name), binary.value_or(out.binary_outputs_by_default)});
+      const auto what = fmt::format("output '{}'", name);
+      const auto binary = bool_parameter(output, "binary_data", what);
+      out.outputs.push_back({std::string(name), binary.value_or(out.binary_outputs_by_default),
+                             region_parameters(output, what, regions)});
     }
   }
 }

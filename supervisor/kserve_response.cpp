@@ -93,6 +93,31 @@ const shm::TensorView& find_output(const shm::FrameView& frame, std::string_view
   fail_request(kWorkerFault, "the worker for model '{}' returned no output '{}'", model.name, name);
 }
 
+// An output the worker put into a client's region must be where the request asked, and one the
+// request wanted in the answer must be in the frame: anything else is a worker fault.
+void check_placement(const ModelConfig& model, const shm::FrameView& frame,
+                     const shm::TensorView& tensor, const RegionSlice* wanted) {
+  if (!wanted) {
+    if (tensor.region != 0) {
+      fail_request(kWorkerFault,
+                   "the worker for model '{}' put output '{}' into a region the request did not "
+                   "name",
+                   model.name, tensor.name);
+    }
+    return;
+  }
+  const bool where_asked = tensor.region != 0 && tensor.region <= frame.regions.size() &&
+                           frame.regions[tensor.region - 1].token == wanted->region->token &&
+                           tensor.region_offset == wanted->offset &&
+                           tensor.byte_size <= wanted->byte_size;
+  if (!where_asked) {
+    fail_request(kWorkerFault,
+                 "the worker for model '{}' did not put output '{}' into shared memory region "
+                 "'{}' as asked",
+                 model.name, tensor.name, wanted->region->name);
+  }
+}
+
 json::array tensor_metadata(const std::vector<TensorSpec>& specs) {
   json::array out;
   for (const auto& spec : specs) {
@@ -112,16 +137,18 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
   struct Selected {
     const shm::TensorView* tensor;
     bool binary;
+    const RegionSlice* region;  // where the request asked the worker to put it
   };
   std::vector<Selected> selected;
   if (request.outputs.empty()) {
     for (const auto& spec : model.outputs) {
       selected.push_back(
-          {&find_output(frame, spec.name, model), request.binary_outputs_by_default});
+          {&find_output(frame, spec.name, model), request.binary_outputs_by_default, nullptr});
     }
   } else {
     for (const auto& wanted : request.outputs) {
-      selected.push_back({&find_output(frame, wanted.name, model), wanted.binary});
+      selected.push_back({&find_output(frame, wanted.name, model), wanted.binary,
+                          wanted.region ? &*wanted.region : nullptr});
     }
   }
 
@@ -152,6 +179,7 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
                    model.name, tensor.name, kserve_name(tensor.dtype),
                    shape_to_string(tensor.shape()));
     }
+    check_placement(model, frame, tensor, selected[i].region);
     if (i) out += ',';
     out += "{\"name\":";
     out += json::serialize(json::string(tensor.name));
@@ -159,7 +187,15 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
     out += kserve_name(tensor.dtype);
     out += "\",\"shape\":";
     append_shape(out, tensor.shape());
-    if (selected[i].binary) {
+    if (const RegionSlice* region = selected[i].region) {
+      // In the client's region already: Triton's shape of such an output, without data.
+      out += ",\"parameters\":{\"shared_memory_region\":";
+      out += json::serialize(json::string(region->region->name));
+      fmt::format_to(std::back_inserter(out),
+                     ",\"shared_memory_byte_size\":{},\"shared_memory_offset\":{}}}}}",
+                     tensor.byte_size, region->offset);
+      selected[i].binary = false;
+    } else if (selected[i].binary) {
       fmt::format_to(std::back_inserter(out), ",\"parameters\":{{\"binary_data_size\":{}}}}}",
                      tensor.data.size());
       binary_bytes += tensor.data.size();
@@ -183,11 +219,13 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
   return reply;
 }
 
-std::string server_metadata_json(std::string_view version) {
+std::string server_metadata_json(std::string_view version, bool system_shared_memory) {
+  json::array extensions{"binary_tensor_data", "model_repository"};
+  if (system_shared_memory) extensions.emplace_back("system_shared_memory");
   return json::serialize(json::object{
       {"name", "infervisor"},
       {"version", version},
-      {"extensions", json::array{"binary_tensor_data", "model_repository"}},
+      {"extensions", std::move(extensions)},
   });
 }
 

@@ -18,7 +18,8 @@ namespace infervisor::supervisor {
 HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& request,
                                 const shm::FrameView& frame);
 
-std::string server_metadata_json(std::string_view version);
+// `system_shared_memory`: advertise Triton's system_shared_memory extension (when it is on).
+std::string server_metadata_json(std::string_view version, bool system_shared_memory = false);
 struct ModelState;
 // `state`, when given, adds the model's state (and why it is FAILED).
 std::string model_metadata_json(const ModelConfig& model, const ModelState* state = nullptr);

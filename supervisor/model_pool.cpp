@@ -137,9 +137,15 @@ ModelPool::Member* ModelPool::serving_member(int instance) noexcept {
   return nullptr;
 }
 
+void ModelPool::release_region(std::uint64_t token) {
+  for (auto& member : members_)
+    member->process->release_region(token);
+}
+
 void ModelPool::check_fits(const Job& job) const {
-  const auto [layouts, outputs] = request_layout(job.request());
-  const auto plan = shm::plan_frame(model_.name, layouts, outputs);
+  const auto layout = request_layout(job.request());
+  const auto plan =
+      shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
   if (!plan) throw HttpError(400, plan.error().message);
   const std::uint64_t limit = shm::max_payload_bytes(model_.ring_bytes);
   if (plan->total_bytes > limit) {

@@ -101,6 +101,9 @@ class ModelPool final : public WorkerProcess::Events {
   // Sentinels to every worker; no respawns from now on. Queued jobs left get 503.
   void shutdown(std::chrono::milliseconds timeout);
 
+  // No job uses client region `token` any more: every worker may unmap it.
+  void release_region(std::uint64_t token);
+
  private:
   // One worker process and the jobs it has been given.
   struct Member {

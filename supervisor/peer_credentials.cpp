@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "supervisor/tcp_peer_owner.hpp"
+
 namespace infervisor::supervisor {
 namespace {
 
@@ -46,13 +48,18 @@ RequestContext describe_peer(boost::asio::ip::tcp::socket& socket) {
   RequestContext context;
   context.transport = RequestContext::Transport::kTcp;
   boost::system::error_code ec;
-  const auto address = socket.remote_endpoint(ec).address();
+  const auto remote = socket.remote_endpoint(ec);
+  const auto address = remote.address();
   if (!ec) {
     context.loopback =
         address.is_loopback() ||
         (address.is_v6() && address.to_v6().is_v4_mapped() &&
          boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())
              .is_loopback());
+  }
+  if (context.loopback) {
+    const auto local = socket.local_endpoint(ec);
+    if (!ec) context.loopback_peer_uid = loopback_peer_uid(remote, local);
   }
   return context;
 }

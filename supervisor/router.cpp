@@ -60,7 +60,93 @@ bool ready_only_requested(std::string_view body) {
   return ready->get_bool();
 }
 
+// Region names are per uid: who is asking. A Unix peer's SO_PEERCRED, or the owner of a loopback
+// TCP peer's socket; nobody else may use client shared memory.
+uid_t region_caller(const RequestContext& context) {
+  if (context.transport == RequestContext::Transport::kUnix) {
+    if (context.peer_uid) return *context.peer_uid;
+    fail_request(403, "the kernel did not say who is at the other end of this connection");
+  }
+  if (!context.loopback) {
+    fail_request(403,
+                 "shared memory is offered only to local clients (this TCP peer is not on a "
+                 "loopback address)");
+  }
+  if (!context.loopback_peer_uid) {
+    fail_request(403, "no local user owns this TCP connection's other end (/proc/net/tcp)");
+  }
+  return *context.loopback_peer_uid;
+}
+
+std::uint64_t register_field(const boost::json::object& body, std::string_view key, bool required) {
+  const auto* value = body.if_contains(key);
+  if (!value) {
+    if (required) fail_request(400, "the register body needs '{}'", key);
+    return 0;
+  }
+  if (value->is_uint64()) return value->get_uint64();
+  if (value->is_int64() && value->get_int64() >= 0)
+    return static_cast<std::uint64_t>(value->get_int64());
+  fail_request(400, "register '{}' must be a non-negative integer", key);
+}
+
+std::string region_status_json(std::span<const ClientRegionPtr> regions) {
+  boost::json::array out;
+  for (const auto& region : regions) {
+    out.emplace_back(boost::json::object{{"name", region->name},
+                                         {"key", region->key},
+                                         {"offset", region->offset},
+                                         {"byte_size", region->byte_size}});
+  }
+  return boost::json::serialize(out);
+}
+
 }  // namespace
+
+void Router::system_shared_memory(std::span<const std::string_view> parts,
+                                  const HttpRequest& request, const RequestContext& context,
+                                  const Respond& respond) {
+  ClientRegions* regions = state_.client_regions();
+  if (!regions) {
+    fail_request(404,
+                 "client shared memory is off (client_shared_memory: true in the daemon's config "
+                 "enables it)");
+  }
+  const uid_t uid = region_caller(context);
+  std::optional<std::string_view> name;
+  std::string_view action;
+  if (parts.size() == 1) {
+    action = parts[0];
+  } else if (parts.size() == 3 && parts[0] == "region") {
+    name = parts[1];
+    action = parts[2];
+  } else {
+    fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
+  }
+  if (action == "status") {
+    require_method(request, http::verb::get);
+    respond(json_reply(region_status_json(regions->status(uid, name))));
+  } else if (action == "unregister") {
+    require_method(request, http::verb::post);
+    regions->unregister(uid, name, respond);
+  } else if (action == "register" && name) {
+    require_method(request, http::verb::post);
+    boost::system::error_code ec;
+    const auto document = boost::json::parse(request.body(), ec);
+    if (ec || !document.is_object()) fail_request(400, "the register body must be a JSON object");
+    const auto& body = document.get_object();
+    const auto* key = body.if_contains("key");
+    if (!key || !key->is_string()) fail_request(400, "the register body needs a string 'key'");
+    regions->register_region(uid, *name, key->get_string(), register_field(body, "offset", false),
+                             register_field(body, "byte_size", true));
+    spdlog::info("uid {} registered shared memory region '{}' ({}, {} bytes at {})", uid, *name,
+                 std::string_view(key->get_string()), register_field(body, "byte_size", true),
+                 register_field(body, "offset", false));
+    respond(json_reply("{}"));
+  } else {
+    fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
+  }
+}
 
 std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& context,
                                   Respond respond) {
@@ -70,7 +156,8 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
     if (parts.size() == 1) {
       require_method(request, http::verb::get);
-      return answer(respond, json_reply(server_metadata_json(kVersion)));
+      return answer(respond,
+                    json_reply(server_metadata_json(kVersion, state_.client_regions() != nullptr)));
     }
     if (parts[1] == "health" && parts.size() == 3) {
       require_method(request, http::verb::get);
@@ -104,6 +191,10 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
         pool->load(respond);
       else
         pool->unload(respond);
+      return {};
+    }
+    if (parts[1] == "systemsharedmemory") {
+      system_shared_memory(std::span(parts).subspan(2), request, context, respond);
       return {};
     }
     if (parts[1] == "models" && parts.size() >= 3) {
@@ -160,7 +251,13 @@ std::weak_ptr<Job> Router::infer(std::string_view model_name, HttpRequest&& requ
     }
     job = std::make_shared<Job>(state_.next_job_id(), pool->model(), std::move(request.body()),
                                 std::move(respond));
-    parse_infer_request(pool->model(), job->body(), header_length, job->request());
+    RegionResolver resolve;
+    if (ClientRegions* regions = state_.client_regions()) {
+      resolve = [regions, &context](std::string_view name) {
+        return regions->find(region_caller(context), name);
+      };
+    }
+    parse_infer_request(pool->model(), job->body(), header_length, job->request(), resolve);
     pool->submit(job);
     return job;
   } catch (const HttpError& error) {

@@ -11,8 +11,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
+#include "supervisor/client_regions.hpp"
 #include "supervisor/http_reply.hpp"
 #include "supervisor/kserve_response.hpp"
 #include "supervisor/model_pool.hpp"
@@ -33,6 +35,8 @@ class ServiceState {
   virtual std::uint64_t next_job_id() = 0;
   // Repository load/unload over TCP too (`tcp_admin`); TCP has no peer credentials.
   virtual bool tcp_admin() const { return false; }
+  // Client shared-memory regions; nullptr while `client_shared_memory` is off.
+  virtual ClientRegions* client_regions() { return nullptr; }
 };
 
 // Who sent a request and how, as its connection knows it.
@@ -44,6 +48,8 @@ struct RequestContext {
   std::optional<gid_t> peer_gid;
   std::optional<pid_t> peer_pid;
   bool loopback = false;  // a TCP peer on a loopback address
+  // TCP: the uid owning the peer's socket (tcp_peer_owner.hpp)
+  std::optional<uid_t> loopback_peer_uid;
   // The request's first byte reached the daemon before the drain began (SIGTERM): it is served
   // normally. Requests that begin later are refused with 503 and the connection closes.
   bool before_drain = true;
@@ -62,6 +68,9 @@ class Router {
  private:
   std::weak_ptr<Job> infer(std::string_view model_name, HttpRequest&& request,
                            const RequestContext& context, Respond respond);
+  // /v2/systemsharedmemory/...: `parts` after "systemsharedmemory".
+  void system_shared_memory(std::span<const std::string_view> parts, const HttpRequest& request,
+                            const RequestContext& context, const Respond& respond);
 
   ServiceState& state_;
 };

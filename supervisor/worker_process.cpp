@@ -111,9 +111,9 @@ void WorkerProcess::watch_exit() {
 
 WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
   const InferRequest& request = job.request();
-  const auto [layouts, outputs] = request_layout(request);
+  const auto layout = request_layout(request);
 
-  auto plan = shm::plan_frame(model_.name, layouts, outputs);
+  auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
   if (!plan) throw HttpError(400, plan.error().message);
   auto reservation =
       channel_->requests.try_reserve(shm::RecordType::kRequest, job.id(), plan->total_bytes);
@@ -136,10 +136,13 @@ WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
     full_at_position_ = channel_->requests.consumer_position_seen();
     return Dispatch::kNoRoom;
   }
-  const auto payloads = shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest,
-                                         job.id(), model_.name, layouts, outputs);
+  const auto payloads =
+      shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest, job.id(),
+                       model_.name, layout.inputs, layout.outputs, layout.frame_regions());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
-    std::memcpy(payloads[i].data(), request.inputs[i].data.data(), request.inputs[i].data.size());
+    // (An input in a client's region has no payload here: the worker reads the region.)
+    if (!payloads[i].empty())
+      std::memcpy(payloads[i].data(), request.inputs[i].data.data(), payloads[i].size());
   }
   channel_->requests.commit(**reservation);
   return Dispatch::kSent;
@@ -169,6 +172,7 @@ std::size_t WorkerProcess::poll() {
     ring_full_ = false;
     events_.on_worker_capacity(*this);
   }
+  if (!pending_releases_.empty() && handled > 0 && state_ != State::kStopping) send_releases();
   if (sentinel_pending_ && handled > 0) send_sentinel();
   return handled;
 }
@@ -227,6 +231,31 @@ void WorkerProcess::request_shutdown(std::chrono::milliseconds timeout) {
     killed_by_daemon_ = true;
     process_.signal(SIGKILL);
   });
+}
+
+void WorkerProcess::release_region(std::uint64_t token) {
+  // A stopping worker maps nothing new and its mappings end with it.
+  if (state_ == State::kExited || state_ == State::kStopping || !channel_) return;
+  pending_releases_.push_back(token);
+  send_releases();
+}
+
+void WorkerProcess::send_releases() {
+  while (!pending_releases_.empty()) {
+    const std::size_t count = std::min(pending_releases_.size(), shm::kMaxReleasedRegionsPerRecord);
+    auto reservation = channel_->requests.try_reserve(shm::RecordType::kReleaseRegions, 0,
+                                                      count * sizeof(std::uint64_t));
+    if (!reservation) {
+      return kill(fmt::format("request ring: {}", reservation.error().message),
+                  /*by_daemon=*/false);
+    }
+    if (!*reservation) return;  // poll() sends them once the worker has read
+    std::memcpy((*reservation)->payload.data(), pending_releases_.data(),
+                count * sizeof(std::uint64_t));
+    channel_->requests.commit(**reservation);
+    pending_releases_.erase(pending_releases_.begin(),
+                            pending_releases_.begin() + static_cast<std::ptrdiff_t>(count));
+  }
 }
 
 void WorkerProcess::send_sentinel() {

@@ -98,6 +98,9 @@ class WorkerProcess {
   bool retiring() const noexcept { return retiring_; }
   // Sends the SHUTDOWN sentinel (after every job already written) and starts the kill timer.
   void request_shutdown(std::chrono::milliseconds timeout);
+  // No job uses client region `token` any more: tell the worker to unmap it (if it mapped it;
+  // queued until its request ring has room).
+  void release_region(std::uint64_t token);
   // SIGKILL. `by_daemon`: a kill the daemon decided on (deadline, recycling), which the restart
   // policy does not count against the model.
   void kill(const std::string& reason, bool by_daemon);
@@ -113,6 +116,7 @@ class WorkerProcess {
  private:
   void spawn();
   void send_sentinel();
+  void send_releases();
   void watch_wakeups();
   void watch_exit();
   bool room_made() const noexcept;  // the request ring was full, and the worker has read since
@@ -136,7 +140,8 @@ class WorkerProcess {
   bool ring_full_ = false;
   std::uint64_t full_at_position_ = 0;  // the worker's read position when the ring was full
   bool sentinel_pending_ = false;       // shutdown requested, but the request ring had no room yet
-  bool broken_ = false;                 // being killed; its exit is on the way
+  std::vector<std::uint64_t> pending_releases_;  // region tokens not yet sent to the worker
+  bool broken_ = false;                          // being killed; its exit is on the way
   bool killed_by_daemon_ = false;
   bool retiring_ = false;
   bool exiting_ = false;  // its exit was seen; the last answers are being read

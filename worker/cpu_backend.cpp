@@ -34,6 +34,7 @@ class CpuBackend final : public DeviceBackend {
  public:
   std::unique_ptr<DeviceLane> make_lane() override { return std::make_unique<CpuLane>(); }
   std::string pin(std::span<std::byte>) override { return {}; }
+  void unpin(std::span<std::byte>) override {}
   void release_cached_memory() override {}
   std::string describe() override { return "cpu"; }
   std::string fault() override { return {}; }

@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 #include <string>
@@ -104,6 +105,13 @@ class CudaBackend final : public DeviceBackend {
     }
     pinned_.push_back(memory.data());
     return {};
+  }
+
+  void unpin(std::span<std::byte> memory) override {
+    const auto it = std::find(pinned_.begin(), pinned_.end(), memory.data());
+    if (it == pinned_.end()) return;
+    if (cudaHostUnregister(memory.data()) != cudaSuccess) (void)cudaGetLastError();
+    pinned_.erase(it);
   }
 
   void release_cached_memory() override { c10::cuda::CUDACachingAllocator::emptyCache(); }

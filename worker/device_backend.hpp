@@ -48,6 +48,8 @@ class DeviceBackend {
   // Page-locks `memory` until the backend is destroyed, so that copies between it and the device
   // are DMA straight from and to it. Empty: done (or nothing to do); else why it failed.
   virtual std::string pin(std::span<std::byte> memory) = 0;
+  // Undoes pin() of the same memory before it is unmapped (a client's region let go).
+  virtual void unpin(std::span<std::byte> memory) = 0;
   // After an out-of-memory error: gives the allocator's cached blocks back to the device.
   virtual void release_cached_memory() = 0;
   // For READY: "NVIDIA H200, GPU-5a8f..., 1034 of 143771 MiB in use (all processes)".

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/shape.hpp"
 #include "worker/input_binding.hpp"
 #include "worker/model_error.hpp"
 #include "worker/output_binding.hpp"
@@ -21,11 +22,13 @@ shm::StageTimes stage_times(const StageDurations& durations) noexcept {
 }  // namespace
 
 JobHandler::JobHandler(const ModelOptions& model, const ModelRunner& runner,
-                       shm::RingReader& requests, ReplyWriter& replies, std::string who) noexcept
+                       shm::RingReader& requests, ReplyWriter& replies, ClientRegionCache& regions,
+                       std::string who) noexcept
     : model_(model),
       runner_(runner),
       requests_(requests),
       replies_(replies),
+      regions_(regions),
       who_(std::move(who)) {}
 
 std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& record) {
@@ -43,7 +46,33 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
                   fmt::format("the request is for model '{}' but this worker serves '{}'",
                               frame->model_name, model_.name));
   }
-  const auto inputs = bind_inputs(model_.inputs, frame->tensors);
+  // Inputs in client regions: point them at the mapped memory (decode_frame checked the ranges
+  // against the registered sizes).
+  shm::SmallVector<shm::TensorView> tensors(frame->tensors.begin(), frame->tensors.end());
+  shm::SmallVector<std::uint64_t> used_regions;
+  auto map_region = [&](std::uint16_t region) -> Result<std::span<std::byte>> {
+    const shm::RegionRef& ref = frame->regions[region - 1];
+    if (std::find(used_regions.begin(), used_regions.end(), ref.token) == used_regions.end())
+      used_regions.push_back(ref.token);
+    return regions_.map(ref);
+  };
+  for (auto& tensor : tensors) {
+    if (tensor.region == 0) continue;
+    const auto mapped = map_region(tensor.region);
+    if (!mapped) return reject(record, JobErrorKind::kBadInput, mapped.error().message);
+    tensor.data = mapped->subspan(tensor.region_offset, tensor.byte_size);
+    if (tensor.dtype == DType::kBool) {
+      for (const std::byte byte : tensor.data) {
+        if (std::to_integer<unsigned>(byte) > 1) {
+          return reject(record, JobErrorKind::kBadInput,
+                        fmt::format("input '{}' in shared memory holds a BOOL byte that is "
+                                    "neither 0 nor 1",
+                                    tensor.name));
+        }
+      }
+    }
+  }
+  const auto inputs = bind_inputs(model_.inputs, tensors);
   if (!inputs) return reject(record, JobErrorKind::kBadInput, inputs.error().message);
   // Checked before forward(): a request for an unknown output must not cost a model run.
   const auto selected = select_outputs(model_.outputs, frame->output_names);
@@ -61,13 +90,38 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
   }
   std::vector<std::size_t> fetched;  // ModelOutput index of each answered output, in answer order
   std::vector<shm::TensorLayout> layouts;
-  for (const std::size_t spec_index : *selected) {
+  std::vector<std::span<std::byte>> placed;  // per answered output: its bytes in a client region
+  for (std::size_t i = 0; i < selected->size(); ++i) {
+    const std::size_t spec_index = (*selected)[i];
     const std::size_t output = (*bound)[spec_index];
     fetched.push_back(output);
-    layouts.push_back({model_.outputs[spec_index].name, model_.outputs[spec_index].dtype,
-                       forward.outputs()[output].shape});
+    shm::TensorLayout layout{model_.outputs[spec_index].name, model_.outputs[spec_index].dtype,
+                             forward.outputs()[output].shape};
+    placed.emplace_back();
+    if (i < frame->output_placements.size() && frame->output_placements[i].region != 0) {
+      const auto& placement = frame->output_placements[i];
+      const auto bytes = checked_byte_size(layout.dtype, layout.dims).value_or(~std::uint64_t{0});
+      if (bytes > placement.byte_size) {
+        forward.finish();
+        return reject(
+            record, JobErrorKind::kBadInput,
+            fmt::format("output '{}' {} needs {} bytes but its shared_memory_byte_size "
+                        "is {}",
+                        layout.name, shape_to_string(layout.dims), bytes, placement.byte_size));
+      }
+      const auto mapped = map_region(placement.region);
+      if (!mapped) {
+        forward.finish();
+        return reject(record, JobErrorKind::kBadInput, mapped.error().message);
+      }
+      layout.region = placement.region;
+      layout.region_offset = placement.offset;
+      placed.back() = mapped->subspan(placement.offset, bytes);
+    }
+    layouts.push_back(layout);
   }
-  const auto plan = shm::plan_frame(model_.name, layouts, {});
+  const shm::FrameRegions answer_regions{frame->regions, {}};
+  const auto plan = shm::plan_frame(model_.name, layouts, {}, answer_regions);
   if (!plan) {
     forward.finish();
     return reject(record, JobErrorKind::kInternal,
@@ -85,13 +139,25 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
     return finish(record, answer);
   }
   const auto payloads = shm::write_frame(answer->payload, *plan, shm::FrameKind::kResponse,
-                                         record.job_id, model_.name, layouts, {});
+                                         record.job_id, model_.name, layouts, {}, answer_regions);
   for (std::size_t i = 0; i < fetched.size(); ++i) {
-    if (!forward.copy_output(fetched[i], payloads[i])) break;
+    if (!forward.copy_output(fetched[i], layouts[i].region ? placed[i] : payloads[i])) break;
   }
   // The one wait: outputs in the record, inputs no longer read. A failure here reserves an ERROR
   // record instead, which discards the uncommitted response.
   if (!forward.finish()) return fail(record, forward);
+  std::string_view shrunk;
+  for (const shm::RegionRef& ref : frame->regions) {
+    const bool used =
+        std::find(used_regions.begin(), used_regions.end(), ref.token) != used_regions.end();
+    if (used && regions_.take_fault(ref.token) && shrunk.empty()) shrunk = ref.key;
+  }
+  if (!shrunk.empty()) {
+    return reject(record, JobErrorKind::kBadInput,
+                  fmt::format("shared memory object '{}' was shrunk below its registered size "
+                              "while the job used it; its results are void",
+                              shrunk));
+  }
   shm::write_stage_times(answer->payload, stage_times(forward.durations()));
   return finish(record, answer);
 }

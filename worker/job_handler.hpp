@@ -9,6 +9,11 @@
 // is released, then the answer is committed. The supervisor retries dispatch when an answer
 // arrives, so by then the request's room must already be free.
 //
+// Client shared-memory regions: an input in a region is read straight from the client's mapped
+// memory (from_blob on a CPU, a host-to-device copy from the page-locked mapping on a GPU), and
+// an output asked into a region is copied straight into it; the response then describes it
+// without a payload. A region the client shrank while the job ran fails the job (bus_guard.hpp).
+//
 // Device failures: out of memory fails the job ("CUDA out of memory..."), frees the allocator's
 // cache and serves on; a sticky device error fails the job, tells the supervisor why in a job-0
 // ERROR record, and ends the worker (ExitStatus::kDeviceFault) so that it is replaced.
@@ -20,6 +25,7 @@
 
 #include "shm/frame.hpp"
 #include "shm/ring.hpp"
+#include "worker/client_region_cache.hpp"
 #include "worker/exit_status.hpp"
 #include "worker/model_runner.hpp"
 #include "worker/reply_writer.hpp"
@@ -31,7 +37,7 @@ class JobHandler {
  public:
   // `who` names the model and worker in log lines ("model mlp, worker 2 (pid 4242)").
   JobHandler(const ModelOptions& model, const ModelRunner& runner, shm::RingReader& requests,
-             ReplyWriter& replies, std::string who) noexcept;
+             ReplyWriter& replies, ClientRegionCache& regions, std::string who) noexcept;
 
   // Answers a REQUEST record and releases it. An exit status means the worker must stop: the
   // supervisor died or corrupted the response ring.
@@ -52,6 +58,7 @@ class JobHandler {
   const ModelRunner& runner_;
   shm::RingReader& requests_;
   ReplyWriter& replies_;
+  ClientRegionCache& regions_;
   std::string who_;
 };
 

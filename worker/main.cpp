@@ -112,9 +112,22 @@ ExitStatus run(std::span<char* const> args) {
   }
   spdlog::info("{}: ready ({})", who, ready);
 
-  JobHandler jobs(model, started->runner, channel->requests, replies, who);
+  // Client regions are page-locked like the rings on a GPU, so copies go straight to and from
+  // the client's memory.
+  ClientRegionCache::Pin pin;
+  ClientRegionCache::Unpin unpin;
+  if (model.device != "cpu") {
+    pin = [&runner = started->runner](std::span<std::byte> memory) {
+      return std::string(runner.pin_host_memory(memory));
+    };
+    unpin = [&runner = started->runner](std::span<std::byte> memory) {
+      runner.unpin_host_memory(memory);
+    };
+  }
+  ClientRegionCache regions(std::move(pin), std::move(unpin));
+  JobHandler jobs(model, started->runner, channel->requests, replies, regions, who);
   ServeContext context{
-      channel->requests, replies, jobs, policy, channel_options.supervisor_pid, who};
+      channel->requests, replies, jobs, regions, policy, channel_options.supervisor_pid, who};
   return serve(context);
 }
 

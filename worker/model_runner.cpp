@@ -458,6 +458,10 @@ std::string_view ModelRunner::pin_host_memory(std::span<std::byte> memory) const
   return state_->message;
 }
 
+void ModelRunner::unpin_host_memory(std::span<std::byte> memory) const {
+  if (state_->backend) state_->backend->unpin(memory);
+}
+
 void ModelRunner::release_cached_memory() const {
   try {
     if (state_->backend) state_->backend->release_cached_memory();

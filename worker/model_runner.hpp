@@ -131,6 +131,7 @@ class ModelRunner {
   // Page-locks `memory` (the channel's mapping) for the runner's lifetime, so that copies between
   // it and the device need no staging. Empty: done (nothing to do on a CPU); else why not.
   std::string_view pin_host_memory(std::span<std::byte> memory) const;
+  void unpin_host_memory(std::span<std::byte> memory) const;
   // After FailureKind::kOutOfMemory: hands the allocator's cached blocks back to the device.
   void release_cached_memory() const;
   // After a failure: empty if the device still works, else the sticky error that breaks it.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "worker/parent_watch.hpp"
 
@@ -47,10 +48,26 @@ ExitStatus serve(ServeContext& context) {
         spdlog::info("{}: shut down on request", context.who);
         return ExitStatus::kShutdown;
       }
+      case shm::RecordType::kReleaseRegions: {
+        // No job uses these regions any more (every job that did came before, FIFO).
+        const auto payload = record->payload;
+        if (payload.size() % sizeof(std::uint64_t) != 0) {
+          spdlog::error("{}: a RELEASE_REGIONS record of {} bytes is not a list of tokens",
+                        context.who, payload.size());
+        } else {
+          for (std::size_t at = 0; at < payload.size(); at += sizeof(std::uint64_t)) {
+            std::uint64_t token = 0;
+            std::memcpy(&token, payload.data() + at, sizeof(token));
+            context.regions.release(token);
+          }
+        }
+        context.requests.release(*record);
+        break;
+      }
       default: {
         const auto message = fmt::format(
             "a {} record arrived on the request ring, which carries "
-            "only REQUEST and SHUTDOWN records",
+            "only REQUEST, RELEASE_REGIONS and SHUTDOWN records",
             shm::record_type_name(record->type));
         if (const auto stop = context.jobs.reject(*record, shm::JobErrorKind::kInternal, message)) {
           return *stop;

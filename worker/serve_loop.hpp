@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "shm/ring.hpp"
+#include "worker/client_region_cache.hpp"
 #include "worker/exit_status.hpp"
 #include "worker/job_handler.hpp"
 #include "worker/reply_writer.hpp"
@@ -17,6 +18,7 @@ struct ServeContext {
   shm::RingReader& requests;
   ReplyWriter& replies;
   JobHandler& jobs;
+  ClientRegionCache& regions;
   shm::SpinPolicy policy;
   pid_t supervisor = 0;
   std::string_view who;  // for log lines

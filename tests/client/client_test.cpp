@@ -157,5 +157,120 @@ TEST_F(client_test, ABadResponseNamesTheRequest) {
   }
 }
 
+TEST_F(client_test, SystemSharedMemoryCallsUseTritonsPaths) {
+  auto sut = make_client();
+  server.reply(http_response(200, "{}"));
+  server.reply(http_response(200, "{}"));
+  server.reply(http_response(200, "{}"));
+  sut.register_system_shared_memory("in/1 ?", "/ivcpp.7.0", 4096, 64);
+  sut.unregister_system_shared_memory("in/1 ?");
+  sut.unregister_system_shared_memory(std::nullopt);
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 3u);
+  for (const auto& request : received) {
+    EXPECT_EQ(request.method, "POST");
+    EXPECT_EQ(request.header("Content-Type"), "application/json");
+  }
+  EXPECT_EQ(received[0].target, "/v2/systemsharedmemory/region/in%2F1%20%3F/register");
+  EXPECT_EQ(received[0].body, R"({"key":"/ivcpp.7.0","offset":64,"byte_size":4096})");
+  EXPECT_EQ(received[1].target, "/v2/systemsharedmemory/region/in%2F1%20%3F/unregister");
+  EXPECT_EQ(received[1].body, "{}");
+  EXPECT_EQ(received[2].target, "/v2/systemsharedmemory/unregister");
+  EXPECT_EQ(received[2].body, "{}");
+}
+
+TEST_F(client_test, SystemSharedMemoryStatusIsDecodedAndChecked) {
+  auto sut = make_client();
+  server.reply(http_response(200, R"([{"name":"a","key":"/a","offset":0,"byte_size":16},)"
+                                  R"({"name":"b","key":"/b","offset":64,"byte_size":8}])"));
+  server.reply(http_response(200, R"([{"name":"b","key":"/b","offset":64,"byte_size":8}])"));
+  server.reply(http_response(200, R"([{"name":"a","key":"/a","offset":0,"byte_size":16}])"));
+  server.reply(http_response(404, R"({"error":"no region 'c'"})"));
+  EXPECT_EQ(sut.system_shared_memory_status(),
+            (std::vector<SystemRegionStatus>{{"a", "/a", 0, 16}, {"b", "/b", 64, 8}}));
+  EXPECT_EQ(sut.system_shared_memory_status("b"),
+            (std::vector<SystemRegionStatus>{{"b", "/b", 64, 8}}));
+  try {
+    sut.system_shared_memory_status("b");  // answered with another region
+    FAIL() << "expected InfervisorError";
+  } catch (const InfervisorError& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(error.what())
+                  .find("GET /v2/systemsharedmemory/region/b/status: bad "
+                        "response"),
+              std::string::npos)
+        << error.what();
+  }
+  try {
+    sut.system_shared_memory_status("c");
+    FAIL() << "expected HttpError";
+  } catch (const HttpError& error) {
+    EXPECT_EQ(error.status(), 404u);
+    EXPECT_EQ(error.server_message(), "no region 'c'");
+  }
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 4u);
+  EXPECT_EQ(received[0].method, "GET");
+  EXPECT_EQ(received[0].target, "/v2/systemsharedmemory/status");
+  EXPECT_EQ(received[1].target, "/v2/systemsharedmemory/region/b/status");
+}
+
+TEST_F(client_test, ARegisterRefusalIsAnHttpError) {
+  auto sut = make_client();
+  server.reply(http_response(400, R"({"error":"cannot open shared-memory object /x"})"));
+  try {
+    sut.register_system_shared_memory("r", "/x", 8);
+    FAIL() << "expected HttpError";
+  } catch (const HttpError& error) {
+    EXPECT_EQ(error.status(), 400u);
+    EXPECT_EQ(error.server_message(), "cannot open shared-memory object /x");
+  }
+  EXPECT_EQ(server.received().at(0).body, R"({"key":"/x","offset":0,"byte_size":8})");
+}
+
+TEST_F(client_test, InferWithRegionsSendsReferencesAndReturnsRegionOutputs) {
+  auto sut = make_client();
+  auto infer = request(true);
+  infer.inputs[0].data.clear();
+  infer.inputs[0].region = RegionRef{"in", 64, 8};
+  infer.outputs = {"y", "z"};
+  infer.output_regions["y"] = RegionRef{"out", 128, 100};
+  const std::string json =
+      R"({"model_name":"m","outputs":[{"name":"y","datatype":"INT32","shape":[2],)"
+      R"("parameters":{"shared_memory_region":"out","shared_memory_byte_size":100,)"
+      R"("shared_memory_offset":128}},)"
+      R"({"name":"z","datatype":"UINT8","shape":[1],"parameters":{"binary_data_size":1}}]})";
+  server.reply(http_response(200, json + "\x05"s,
+                             {{"Content-Type", "application/octet-stream"},
+                              {"Inference-Header-Content-Length", std::to_string(json.size())}}));
+  const auto result = sut.infer(infer);
+  ASSERT_EQ(result.outputs.size(), 2u);
+  EXPECT_TRUE(result.outputs[0].data.empty());
+  EXPECT_EQ(result.outputs[0].region, (RegionRef{"out", 128, 8}));
+  EXPECT_EQ(result.outputs[1].data, bytes_of<std::uint8_t>({5}));
+  EXPECT_FALSE(result.outputs[1].region.has_value());
+
+  const auto received = server.received().at(0);
+  EXPECT_EQ(
+      received.body,
+      R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":)"
+      R"({"shared_memory_region":"in","shared_memory_byte_size":8,"shared_memory_offset":64}}],)"
+      R"("outputs":[{"name":"y","parameters":{"shared_memory_region":"out",)"
+      R"("shared_memory_byte_size":100,"shared_memory_offset":128}},)"
+      R"({"name":"z","parameters":{"binary_data":true}}]})");
+}
+
+TEST_F(client_test, RepositoryCallsEncodeTheModelName) {
+  auto sut = make_client();
+  server.reply(http_response(200, "{}"));
+  server.reply(http_response(200, "{}"));
+  sut.load_model("a/../b");
+  sut.unload_model("m");
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].target, "/v2/repository/models/a%2F..%2Fb/load");
+  EXPECT_EQ(received[1].target, "/v2/repository/models/m/unload");
+}
+
 }  // namespace
 }  // namespace infervisor::client

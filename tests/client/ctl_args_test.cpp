@@ -41,6 +41,16 @@ TEST(client_ctl_args_test, ParsesInfer) {
   EXPECT_EQ(sut.outputs, (std::vector<std::string>{"y", "z"}));
   EXPECT_EQ(sut.out_dir, std::filesystem::path("results"));
   EXPECT_TRUE(sut.json);
+  EXPECT_FALSE(sut.shm);
+}
+
+TEST(client_ctl_args_test, ParsesInferShm) {
+  const auto sut = parse({"infer", "m", "--shm", "--input", "x=a.npy"});
+  EXPECT_EQ(sut.command, CtlCommand::kInfer);
+  EXPECT_TRUE(sut.shm);
+  EXPECT_FALSE(sut.json);
+  EXPECT_TRUE(parse({"--shm", "infer", "m", "--input=x=a.npy", "--json"}).shm);
+  EXPECT_NE(ctl_usage().find("--shm"), std::string_view::npos);
 }
 
 TEST(client_ctl_args_test, ParsesMetadata) {
@@ -72,6 +82,9 @@ TEST(client_ctl_args_test, RefusesBadCommandLines) {
       {"infer", "m", "--input", "x=a.npy", "--output="},
       {"infer", "m", "--input", "x=a.npy", "--json=yes"},
       {"health", "--json"},
+      {"health", "--shm"},
+      {"metadata", "m", "--shm"},
+      {"infer", "m", "--input", "x=a.npy", "--shm=yes"},
       {"models", "--out", "d"},
       {"health", "--socket", "a", "--url", "http://h:1"},
       {"health", "--socket", "a", "--socket", "b"},

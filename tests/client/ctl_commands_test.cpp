@@ -1,11 +1,20 @@
 #include "client/ctl_commands.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <cstring>
+#include <mutex>
 #include <sstream>
 
+#include "client/shared_memory_region.hpp"
 #include "common/npy.hpp"
+#include "tests/client/bytes.hpp"
 #include "tests/client/fake_http_server.hpp"
 
 namespace infervisor::client {
@@ -14,6 +23,7 @@ namespace {
 using testing::FakeHttpServer;
 using testing::http_response;
 using namespace std::string_literals;
+namespace json = boost::json;
 
 class client_ctl_commands_test : public ::testing::Test {
  protected:
@@ -156,6 +166,192 @@ TEST_F(client_ctl_commands_test, ABadInputFileNamesTheInputAndFile) {
     EXPECT_NE(std::string(error.what()).find("nope.npy"), std::string::npos);
   }
   EXPECT_EQ(server.connections(), 0);
+}
+
+// What a server does with a region: open the object by its key and read or write it.
+std::string read_shm(const std::string& key, std::size_t offset, std::size_t size) {
+  const int fd = ::shm_open(key.c_str(), O_RDONLY, 0);
+  if (fd < 0) return "cannot open " + key;
+  std::string bytes(size, '\0');
+  const auto got = ::pread(fd, bytes.data(), size, static_cast<off_t>(offset));
+  ::close(fd);
+  return got == static_cast<ssize_t>(size) ? bytes : "short read of " + key;
+}
+
+bool write_shm(const std::string& key, std::size_t offset, std::string_view bytes) {
+  const int fd = ::shm_open(key.c_str(), O_RDWR, 0);
+  if (fd < 0) return false;
+  const auto put = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+  ::close(fd);
+  return put == static_cast<ssize_t>(bytes.size());
+}
+
+json::value parse_header(const FakeHttpServer::Received& request) {
+  const auto length = request.header("Inference-Header-Content-Length");
+  return json::parse(length ? request.body.substr(0, std::stoul(*length)) : request.body);
+}
+
+std::string key_of(const FakeHttpServer::Received& register_request) {
+  return std::string(json::parse(register_request.body).at("key").as_string());
+}
+
+class client_ctl_shm_test : public client_ctl_commands_test {
+ protected:
+  void SetUp() override {
+    const std::vector<float> x{1, 2, 3, 4, 5, 6};
+    write_npy(dir / "x.npy", DType::kFloat32, std::vector<std::int64_t>{2, 3},
+              std::as_bytes(std::span(x)));
+    infer = args(CtlCommand::kInfer);
+    infer.model = "m";
+    infer.inputs = {{"x", dir / "x.npy"}};
+    infer.shm = true;
+  }
+
+  void reply_metadata() {
+    server.reply(http_response(
+        200,
+        R"({"name":"infervisor","extensions":["binary_tensor_data","system_shared_memory"]})"));
+    server.reply(http_response(200, R"({"name":"m","inputs":[{"name":"x","datatype":"FP32",)"
+                                    R"("shape":[-1,3]}],"outputs":[{"name":"y","datatype":"FP32",)"
+                                    R"("shape":[-1,3]},{"name":"n","datatype":"INT64",)"
+                                    R"("shape":[-1,-1]}]})"));
+  }
+
+  // The /dev/shm objects of this process that infervisorctl's regions would use.
+  static std::vector<std::string> our_objects() {
+    std::vector<std::string> found;
+    const auto start = fmt::format("{}.{}.", SystemRegion::kDefaultPrefix, ::getpid());
+    for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+      if (entry.path().filename().string().starts_with(start))
+        found.push_back(entry.path().filename());
+    }
+    return found;
+  }
+
+  CtlArgs infer;
+};
+
+TEST_F(client_ctl_shm_test, InputsAndOutputsTravelThroughRegions) {
+  reply_metadata();
+  server.reply(http_response(200, "{}"));  // register the inputs' region
+  server.reply(http_response(200, "{}"));  // register the outputs' region
+  std::mutex mutex;
+  std::string input_bytes;  // what the "server" found in the inputs' region
+  server.reply([&](const FakeHttpServer::Received& request) {
+    const auto received = server.received();
+    const auto header = parse_header(request);
+    const auto& x = header.at("inputs").at(0).at("parameters");
+    const auto& y = header.at("outputs").at(0).at("parameters");
+    {
+      std::lock_guard lock(mutex);
+      input_bytes =
+          read_shm(key_of(received.at(2)), x.at("shared_memory_offset").to_number<std::size_t>(),
+                   x.at("shared_memory_byte_size").to_number<std::size_t>());
+    }
+    const std::vector<float> y_values{10, 20, 30, 40, 50, 60};
+    if (!write_shm(key_of(received.at(3)), y.at("shared_memory_offset").to_number<std::size_t>(),
+                   testing::raw_of(y_values))) {
+      return http_response(500, R"({"error":"test: cannot write the outputs' region"})");
+    }
+    const std::string json =
+        R"({"model_name":"m","outputs":[{"name":"y","datatype":"FP32","shape":[2,3],"parameters":)" +
+        json::serialize(y) +
+        R"(},{"name":"n","datatype":"INT64","shape":[1,1],"parameters":{"binary_data_size":8}}]})";
+    return http_response(200, json + testing::raw_of(std::vector<std::int64_t>{7}),
+                         {{"Inference-Header-Content-Length", std::to_string(json.size())}});
+  });
+  server.reply(http_response(200, "{}"));  // unregister the outputs' region
+  server.reply(http_response(200, "{}"));  // unregister the inputs' region
+  infer.out_dir = dir / "results";
+
+  EXPECT_EQ(run(infer), 0) << err.str();
+  EXPECT_EQ(out.str(),
+            "y FP32 [2, 3] [10, 20, 30, 40, 50, 60] min 10 max 60 mean 35\n"
+            "n INT64 [1, 1] [7] min 7 max 7 mean 7\n");
+  EXPECT_NE(err.str().find("output 'n' is INT64 [-1, -1]"), std::string::npos) << err.str();
+  const auto written = read_npy(dir / "results" / "y.npy");
+  EXPECT_EQ(written.shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(written.data, testing::bytes_of<float>({10, 20, 30, 40, 50, 60}));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(input_bytes, testing::raw_of<float>({1, 2, 3, 4, 5, 6}));
+  }
+
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 7u);
+  EXPECT_EQ(received[0].target, "/v2");
+  EXPECT_EQ(received[1].target, "/v2/models/m");
+  const auto in_name = key_of(received[2]).substr(1);
+  const auto out_name = key_of(received[3]).substr(1);
+  EXPECT_NE(in_name, out_name);
+  EXPECT_EQ(received[2].target, "/v2/systemsharedmemory/region/" + in_name + "/register");
+  EXPECT_EQ(received[3].target, "/v2/systemsharedmemory/region/" + out_name + "/register");
+  EXPECT_EQ(json::parse(received[2].body),
+            json::parse(fmt::format(R"({{"key":"/{}","offset":0,"byte_size":64}})", in_name)));
+  EXPECT_EQ(json::parse(received[3].body),
+            json::parse(fmt::format(R"({{"key":"/{}","offset":0,"byte_size":64}})", out_name)));
+
+  // The request refers to the regions and carries no tensor bytes.
+  const auto header = parse_header(received[4]);
+  EXPECT_EQ(received[4].body.size(), json::serialize(header).size());
+  EXPECT_EQ(
+      header.at("inputs"),
+      json::parse(fmt::format(R"([{{"name":"x","shape":[2,3],"datatype":"FP32","parameters":{{)"
+                              R"("shared_memory_region":"{}","shared_memory_byte_size":24,)"
+                              R"("shared_memory_offset":0}}}}])",
+                              in_name)));
+  EXPECT_EQ(header.at("outputs"),
+            json::parse(fmt::format(R"([{{"name":"y","parameters":{{"shared_memory_region":"{}",)"
+                                    R"("shared_memory_byte_size":24,"shared_memory_offset":0}}}},)"
+                                    R"({{"name":"n","parameters":{{"binary_data":true}}}}])",
+                                    out_name)));
+
+  EXPECT_EQ(received[5].target, "/v2/systemsharedmemory/region/" + out_name + "/unregister");
+  EXPECT_EQ(received[6].target, "/v2/systemsharedmemory/region/" + in_name + "/unregister");
+  EXPECT_EQ(our_objects(), std::vector<std::string>{});
+}
+
+TEST_F(client_ctl_shm_test, AFailedCallStillUnregistersAndUnlinks) {
+  reply_metadata();
+  server.reply(http_response(200, "{}"));
+  server.reply(http_response(200, "{}"));
+  std::mutex mutex;
+  std::vector<std::string> objects_during_call;
+  server.reply([&](const FakeHttpServer::Received&) {
+    std::lock_guard lock(mutex);
+    objects_during_call = our_objects();
+    return http_response(400, R"({"error":"input 'x' has shape [2, 3], expected [-1, 4]"})");
+  });
+  server.reply(http_response(200, "{}"));
+  server.reply(http_response(404, R"({"error":"no region"})"));  // a failing unregister: a note
+  try {
+    run(infer);
+    FAIL() << "expected HttpError";
+  } catch (const HttpError& error) {
+    EXPECT_EQ(error.status(), 400u);
+  }
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(objects_during_call.size(), 2u);
+  }
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 7u);
+  EXPECT_TRUE(received[5].target.ends_with("/unregister"));
+  EXPECT_TRUE(received[6].target.ends_with("/unregister"));
+  EXPECT_NE(err.str().find("could not unregister"), std::string::npos) << err.str();
+  EXPECT_EQ(our_objects(), std::vector<std::string>{});
+}
+
+TEST_F(client_ctl_shm_test, AServerWithoutTheExtensionIsRefusedBeforeAnythingIsCreated) {
+  server.reply(http_response(200, R"({"name":"infervisor","extensions":["binary_tensor_data"]})"));
+  try {
+    run(infer);
+    FAIL() << "expected InfervisorError";
+  } catch (const InfervisorError& error) {
+    EXPECT_NE(std::string(error.what()).find("system_shared_memory"), std::string::npos);
+  }
+  EXPECT_EQ(server.received().size(), 1u);
+  EXPECT_EQ(our_objects(), std::vector<std::string>{});
 }
 
 TEST_F(client_ctl_commands_test, ClientOptionsFollowTheFlags) {

@@ -53,8 +53,12 @@ FakeHttpServer::~FakeHttpServer() {
 }
 
 void FakeHttpServer::reply(std::string raw, After after) {
+  reply([raw = std::move(raw)](const Received&) { return raw; }, after);
+}
+
+void FakeHttpServer::reply(std::function<std::string(const Received&)> respond, After after) {
   std::lock_guard lock(mutex_);
-  canned_.push_back(Canned{std::move(raw), after});
+  canned_.push_back(Canned{std::move(respond), after});
 }
 
 std::vector<FakeHttpServer::Received> FakeHttpServer::received() const {
@@ -65,7 +69,10 @@ std::vector<FakeHttpServer::Received> FakeHttpServer::received() const {
 FakeHttpServer::Canned FakeHttpServer::next() {
   std::lock_guard lock(mutex_);
   if (canned_.empty()) {
-    return Canned{http_response(500, R"({"error":"fake server: no canned response left"})"),
+    return Canned{[](const Received&) {
+                    return http_response(500,
+                                         R"({"error":"fake server: no canned response left"})");
+                  },
                   After::kKeepOpen};
   }
   auto canned = std::move(canned_.front());
@@ -97,9 +104,10 @@ net::awaitable<void> FakeHttpServer::serve(stream_protocol::socket socket) {
     }
     {
       std::lock_guard lock(mutex_);
-      received_.push_back(std::move(received));
+      received_.push_back(received);
     }
     const auto canned = next();
+    const auto raw = canned.respond(received);
     if (canned.after == After::kNoReply) {
       char byte = 0;
       for (;;) {
@@ -107,8 +115,7 @@ net::awaitable<void> FakeHttpServer::serve(stream_protocol::socket socket) {
         if (error) co_return;
       }
     }
-    auto [write_error, written] =
-        co_await net::async_write(socket, net::buffer(canned.raw), kAwait);
+    auto [write_error, written] = co_await net::async_write(socket, net::buffer(raw), kAwait);
     if (write_error) co_return;
     if (canned.after == After::kClose) {
       boost::system::error_code ignored;

@@ -9,6 +9,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ class FakeHttpServer {
   // Queues the raw bytes to answer the next request with. With nothing queued the server answers
   // 500, so a test that sends more requests than it expected fails loudly.
   void reply(std::string raw, After after = After::kKeepOpen);
+  // Queues a reply computed from the request it answers, on the server's thread, before the
+  // client can see anything (what a server does with shared memory before it answers).
+  void reply(std::function<std::string(const Received&)> respond, After after = After::kKeepOpen);
 
   std::vector<Received> received() const;
   int connections() const noexcept { return connections_; }
@@ -61,7 +65,7 @@ class FakeHttpServer {
 
  private:
   struct Canned {
-    std::string raw;
+    std::function<std::string(const Received&)> respond;
     After after;
   };
 

@@ -125,5 +125,79 @@ TEST(client_kserve_request_test, ModelTargetsArePercentEncoded) {
   EXPECT_EQ(model_target("\xc3\xa9"), "/v2/models/%C3%A9");
 }
 
+TEST(client_kserve_request_test, RegionTensorsAreSentAsReferences) {
+  auto request = two_inputs(false);  // JSON mode: region inputs need no data either way
+  request.inputs[0].data.clear();
+  request.inputs[0].region = RegionRef{"inputs", 64, 16};
+  request.outputs = {"y", "z"};
+  request.output_regions["z"] = RegionRef{"outputs", 0, 4096};
+  const auto sut = encode_infer_request(request);
+  EXPECT_EQ(sut.json,
+            R"({"id":"req-1","inputs":[)"
+            R"({"name":"x","shape":[2,2],"datatype":"FP32","parameters":{"shared_memory_region":)"
+            R"("inputs","shared_memory_byte_size":16,"shared_memory_offset":64}},)"
+            R"({"name":"flag","shape":[2],"datatype":"BOOL","data":[true,false]}],)"
+            R"("outputs":[{"name":"y"},{"name":"z","parameters":{"shared_memory_region":)"
+            R"("outputs","shared_memory_byte_size":4096,"shared_memory_offset":0}}]})");
+
+  request.binary = true;
+  const auto binary = encode_infer_request(request);
+  ASSERT_EQ(binary.binary_parts.size(), 1u);  // only the input in the body
+  EXPECT_EQ(binary.binary_parts[0].data(), request.inputs[1].data.data());
+  EXPECT_NE(binary.json.find(R"({"name":"y","parameters":{"binary_data":true}})"),
+            std::string::npos)
+      << binary.json;
+}
+
+TEST(client_kserve_request_test, RefusesBadRegionReferences) {
+  const auto expect_refused = [](const InferRequest& request, std::string_view why) {
+    try {
+      encode_infer_request(request);
+      ADD_FAILURE() << "accepted: " << why;
+    } catch (const InfervisorError& error) {
+      EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument) << why;
+      EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
+    }
+  };
+  auto in_region = two_inputs(true);
+  in_region.inputs[0].data.clear();
+  in_region.inputs[0].region = RegionRef{"r", 0, 16};
+  EXPECT_NO_THROW(encode_infer_request(in_region));
+
+  auto both = in_region;
+  both.inputs[0].data = two_inputs(true).inputs[0].data;
+  expect_refused(both, "has both data and shared-memory region 'r'");
+  auto wrong_size = in_region;
+  wrong_size.inputs[0].region->byte_size = 15;
+  expect_refused(wrong_size, "needs 16 bytes, its region reference has 15");
+  auto nameless = in_region;
+  nameless.inputs[0].region->region.clear();
+  expect_refused(nameless, "has no name");
+  auto overflow = in_region;
+  overflow.inputs[0].region->offset = UINT64_MAX - 3;
+  expect_refused(overflow, "overflows");
+  auto unrequested = two_inputs(true);
+  unrequested.output_regions["z"] = RegionRef{"r", 0, 4};
+  expect_refused(unrequested, "output 'z' has a shared-memory region but is not among");
+  auto all_outputs = two_inputs(true);
+  all_outputs.outputs.clear();
+  all_outputs.output_regions["y"] = RegionRef{"r", 0, 4};
+  expect_refused(all_outputs, "output 'y' has a shared-memory region but is not among");
+  auto nameless_output = two_inputs(true);
+  nameless_output.output_regions["y"] = RegionRef{"", 0, 4};
+  expect_refused(nameless_output, "output 'y': its shared-memory region has no name");
+}
+
+TEST(client_kserve_request_test, SystemSharedMemoryTargetsAndBodies) {
+  EXPECT_EQ(system_shared_memory_target(std::nullopt), "/v2/systemsharedmemory");
+  EXPECT_EQ(system_shared_memory_target("ivcpp.12.0"), "/v2/systemsharedmemory/region/ivcpp.12.0");
+  EXPECT_EQ(system_shared_memory_target("../x y"), "/v2/systemsharedmemory/region/..%2Fx%20y");
+  EXPECT_EQ(encode_system_shared_memory_register("/ivcpp.12.0", 4096, 0),
+            R"({"key":"/ivcpp.12.0","offset":0,"byte_size":4096})");
+  EXPECT_EQ(encode_system_shared_memory_register("/a\"b", 1, 2),
+            R"({"key":"/a\"b","offset":2,"byte_size":1})");
+  EXPECT_EQ(repository_model_target("a b"), "/v2/repository/models/a%20b");
+}
+
 }  // namespace
 }  // namespace infervisor::client

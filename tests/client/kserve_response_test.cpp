@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <random>
 
 #include "common/error.hpp"
@@ -266,6 +267,117 @@ TEST(client_kserve_response_test, DecodesTheRepositoryIndex) {
        {"{}", "[1]", R"([{"version":"1"}])", R"([{"name":"a","state":3}])", "["}) {
     EXPECT_THROW(decode_repository_index(bad), InfervisorError) << bad;
   }
+}
+
+const std::map<std::string, RegionRef> kOutputRegion{{"y", RegionRef{"out", 64, 16}}};
+
+TEST(client_kserve_response_test, AnOutputAskedIntoARegionComesWithoutData) {
+  const auto sut = decode_infer_response(
+      R"({"outputs":[{"name":"y","datatype":"FP32","shape":[3],"parameters":)"
+      R"({"shared_memory_region":"out","shared_memory_byte_size":16,"shared_memory_offset":64}},)"
+      R"({"name":"z","datatype":"UINT8","shape":[1],"data":[3]}]})",
+      std::nullopt, std::vector<std::string>{"y", "z"}, kOutputRegion);
+  ASSERT_EQ(sut.outputs.size(), 2u);
+  EXPECT_TRUE(sut.outputs[0].data.empty());
+  EXPECT_EQ(sut.outputs[0].region, (RegionRef{"out", 64, 12}));  // the output's own size
+  EXPECT_EQ(sut.outputs[1].data, bytes_of<std::uint8_t>({3}));
+  EXPECT_FALSE(sut.outputs[1].region.has_value());
+  // The parameters may be left out; an output that came in the body anyway is taken from it.
+  const auto bare =
+      decode_infer_response(R"({"outputs":[{"name":"y","datatype":"FP32","shape":[4]}]})",
+                            std::nullopt, {}, kOutputRegion);
+  EXPECT_EQ(bare.outputs.at(0).region, (RegionRef{"out", 64, 16}));
+  const auto in_body = decode_infer_response(
+      R"({"outputs":[{"name":"y","datatype":"FP32","shape":[1],"data":[2]}]})", std::nullopt, {},
+      kOutputRegion);
+  EXPECT_EQ(in_body.outputs.at(0).data, bytes_of<float>({2}));
+  EXPECT_FALSE(in_body.outputs.at(0).region.has_value());
+}
+
+TEST(client_kserve_response_test, RefusesRegionOutputsThatDoNotMatchTheRequest) {
+  const auto refused = [](const std::string& outputs, std::string_view why,
+                          const std::map<std::string, RegionRef>& regions = kOutputRegion) {
+    const auto message = error_of([&] {
+      decode_infer_response(R"({"outputs":[)" + outputs + "]}", std::nullopt, {}, regions);
+    });
+    EXPECT_NE(message.find(why), std::string::npos) << outputs << " -> " << message;
+  };
+  const std::string y = R"({"name":"y","datatype":"FP32","shape":[2])";
+  // Not asked into a region: an output without data is refused, parameters or not.
+  refused(y + "}", "neither 'data' nor parameters.binary_data_size", {});
+  refused(y + R"(,"parameters":{"shared_memory_region":"out","shared_memory_byte_size":16}})",
+          "not asked for in a shared-memory region", {});
+  // Asked, but the server says it used something else.
+  refused(y + R"(,"parameters":{"shared_memory_region":"other"}})",
+          "outputs[0].parameters.shared_memory_region: expected 'out'");
+  refused(y + R"(,"parameters":{"shared_memory_region":7}})", "shared_memory_region");
+  refused(y + R"(,"parameters":{"shared_memory_byte_size":8}})",
+          "shared_memory_byte_size: expected 16");
+  refused(y + R"(,"parameters":{"shared_memory_offset":0}})", "shared_memory_offset: expected 64");
+  refused(y + R"(,"parameters":{"shared_memory_offset":-64}})", "non-negative integer");
+  // Larger than the room asked for.
+  refused(R"({"name":"y","datatype":"FP32","shape":[5]})",
+          "20 bytes do not fit the 16 bytes requested in region 'out'");
+  // Data in the body and region parameters at once.
+  refused(y + R"(,"data":[1,2],"parameters":{"shared_memory_region":"out"}})",
+          "shared_memory_* parameters and data in the body");
+}
+
+TEST(client_kserve_response_test, ReadsARegionOutputOutOfTheRegion) {
+  std::vector<std::byte> region(128);
+  const auto values = bytes_of<float>({1.5f, -2});
+  std::memcpy(region.data() + 64, values.data(), values.size());
+  Tensor output{"y", DType::kFloat32, {2}, {}, RegionRef{"out", 64, 8}};
+  read_region_output(output, region);
+  EXPECT_EQ(output.data, values);
+  EXPECT_FALSE(output.region.has_value());
+  EXPECT_THROW(read_region_output(output, region), InfervisorError);  // no region any more
+
+  Tensor outside{"y", DType::kFloat32, {2}, {}, RegionRef{"out", 124, 8}};
+  EXPECT_NE(error_of([&] { read_region_output(outside, region); }).find("outside region 'out'"),
+            std::string::npos);
+  Tensor far{"y", DType::kFloat32, {2}, {}, RegionRef{"out", UINT64_MAX, 8}};
+  EXPECT_NE(error_of([&] { read_region_output(far, region); }).find("outside"), std::string::npos);
+  region[0] = std::byte{2};
+  Tensor flags{"b", DType::kBool, {1}, {}, RegionRef{"out", 0, 1}};
+  EXPECT_NE(error_of([&] { read_region_output(flags, region); }).find("BOOL element 0 is 2"),
+            std::string::npos);
+}
+
+TEST(client_kserve_response_test, DecodesSystemSharedMemoryStatus) {
+  const auto sut = decode_system_shared_memory_status(
+      R"([{"name":"a","key":"/ivcpp.1.0","offset":0,"byte_size":4096},)"
+      R"({"name":"b","key":"/b","offset":64,"byte_size":1}])");
+  EXPECT_EQ(sut,
+            (std::vector<SystemRegionStatus>{{"a", "/ivcpp.1.0", 0, 4096}, {"b", "/b", 64, 1}}));
+  EXPECT_TRUE(decode_system_shared_memory_status("[]").empty());
+  EXPECT_EQ(decode_system_shared_memory_status(
+                R"([{"name":"a","key":"/a","offset":0,"byte_size":1}])", "a")
+                .size(),
+            1u);
+  const std::string a = R"("name":"a","key":"/a")";
+  for (const auto& bad : std::vector<std::string>{
+           "{}",
+           "[1]",
+           "[",
+           R"([{"key":"/a","offset":0,"byte_size":1}])",
+           R"([{"name":"","key":"/a","offset":0,"byte_size":1}])",
+           R"([{"name":"a","offset":0,"byte_size":1}])",
+           R"([{"name":"a","key":"","offset":0,"byte_size":1}])",
+           "[{" + a + R"(,"byte_size":1}])",
+           "[{" + a + R"(,"offset":0}])",
+           "[{" + a + R"(,"offset":-1,"byte_size":1}])",
+           "[{" + a + R"(,"offset":0,"byte_size":1.5}])",
+           "[{" + a + R"(,"offset":0,"byte_size":"1"}])",
+           "[{" + a + R"(,"offset":0,"byte_size":1},{)" + a + R"(,"offset":0,"byte_size":1}])",
+       }) {
+    EXPECT_THROW(decode_system_shared_memory_status(bad), InfervisorError) << bad;
+  }
+  EXPECT_NE(error_of([&] {
+              decode_system_shared_memory_status(
+                  R"([{"name":"a","key":"/a","offset":0,"byte_size":1}])", "b");
+            }).find("the status of region 'b' was asked for"),
+            std::string::npos);
 }
 
 }  // namespace

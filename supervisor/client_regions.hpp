@@ -1,0 +1,105 @@
+// Client shared-memory regions: Triton's system_shared_memory extension, as the daemon keeps it.
+//
+// A local client puts tensors in a POSIX shm object of its own and registers a byte range of it
+// under a name; requests then refer to the name instead of carrying the bytes, and the worker
+// reads inputs from (and writes outputs to) the client's memory. Names are per client uid: one
+// uid cannot see, use, shadow or unregister another's (root sees and uses all).
+//
+// Registration is where a hostile client is stopped (Triton had remote code execution here in
+// 2025: a client registered the server's own region). The object is opened with O_NOFOLLOW
+// under /dev/shm and must be a regular file owned by the registering uid, large enough for the
+// range, and not one of the daemon's own segments. Its device and inode are recorded: the worker
+// opens the name again and refuses any other object, so a name swapped in between is never read.
+//
+// A region lives in a shared_ptr that every job using it holds. Unregistering removes the name
+// at once (new requests cannot use it) and answers once the last job using it has finished, so
+// a client that reuses its memory after the answer never races a worker; then the workers are
+// told to unmap it (`on_released`).
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor/http_reply.hpp"
+
+namespace infervisor::supervisor {
+
+struct ClientRegion {
+  std::string name;
+  std::string key;  // "/name" of the POSIX shm object
+  std::uint64_t offset = 0;
+  std::uint64_t byte_size = 0;
+  uid_t owner = 0;
+  std::uint64_t token = 0;  // never reused: names the registration towards workers
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+};
+
+using ClientRegionPtr = std::shared_ptr<const ClientRegion>;
+
+struct ClientRegionLimits {
+  std::size_t max_regions_per_uid = 128;
+  std::uint64_t max_bytes_per_uid = std::uint64_t{64} << 30;
+};
+
+class ClientRegions : public std::enable_shared_from_this<ClientRegions> {
+ public:
+  using Respond = std::function<void(HttpReply)>;
+  // Called on the executor once no job uses a released region any more.
+  using Released = std::function<void(std::uint64_t token)>;
+
+  // `segment_prefix`: the daemon's own shm names start with it; no client may register those.
+  // `shm_folder`: where POSIX shm objects live (/dev/shm; tests use their own).
+  static std::shared_ptr<ClientRegions> create(boost::asio::any_io_executor executor,
+                                               ClientRegionLimits limits,
+                                               std::string segment_prefix,
+                                               std::string shm_folder = "/dev/shm");
+
+  void set_on_released(Released released) { on_released_ = std::move(released); }
+
+  // Throws HttpError: 400 for a bad name, key, range or limit, 403 for another uid's object.
+  void register_region(uid_t uid, std::string_view name, std::string_view key, std::uint64_t offset,
+                       std::uint64_t byte_size);
+  // Unregisters `name` (or every region of `uid`); `respond` gets 200 once no job uses them.
+  // Throws HttpError 400 when `name` is not registered.
+  void unregister(uid_t uid, std::optional<std::string_view> name, Respond respond);
+  // The regions `uid` sees (all of them for root), by name. Throws 400 for an unknown `name`.
+  std::vector<ClientRegionPtr> status(uid_t uid, std::optional<std::string_view> name) const;
+  // The region a request of `uid` means by `name`, or an HttpError 400 that names it.
+  ClientRegionPtr find(uid_t uid, std::string_view name) const;
+
+  // For tests: how many registrations are unregistered but still used by jobs.
+  std::size_t retiring() const noexcept { return retiring_; }
+
+ private:
+  ClientRegions(boost::asio::any_io_executor executor, ClientRegionLimits limits,
+                std::string segment_prefix, std::string shm_folder);
+  void released(std::uint64_t token);
+
+  struct Retiring {
+    std::size_t pending = 0;  // regions of this unregister call still used by jobs
+    Respond respond;
+  };
+
+  boost::asio::any_io_executor executor_;
+  ClientRegionLimits limits_;
+  std::string segment_prefix_;
+  std::string shm_folder_;
+  Released on_released_;
+  std::uint64_t next_token_ = 1;
+  std::map<std::pair<uid_t, std::string>, ClientRegionPtr, std::less<>> regions_;
+  // token -> the unregister call waiting for it
+  std::map<std::uint64_t, std::shared_ptr<Retiring>> waiting_;
+  std::size_t retiring_ = 0;
+};
+
+}  // namespace infervisor::supervisor
