@@ -154,7 +154,12 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
 void ClientRegions::unregister(uid_t uid, std::optional<std::string_view> name, Respond respond) {
   std::vector<ClientRegionPtr> removed;
   if (name) {
-    const auto it = regions_.find(std::pair<uid_t, std::string>(uid, *name));
+    auto it = regions_.find(std::pair<uid_t, std::string>(uid, *name));
+    if (it == regions_.end() && uid == 0) {
+      // Root may unregister any uid's region by its name when the name is not ambiguous.
+      const ClientRegionPtr found = find(uid, *name);
+      it = regions_.find(std::pair<uid_t, std::string>(found->owner, *name));
+    }
     if (it == regions_.end()) fail_request(400, "no system shared memory region '{}'", *name);
     removed.push_back(std::move(it->second));
     regions_.erase(it);

@@ -1,7 +1,8 @@
 // Who is at the other end of an accepted connection, as the kernel vouches for it: for a Unix
 // socket the uid, gid and pid the peer had when it connected (SO_PEERCRED) and its supplementary
-// groups (SO_PEERGROUPS, Linux 4.13; else the group database's view of that uid); for TCP only
-// whether the peer's address is a loopback address.
+// groups (SO_PEERGROUPS, Linux 4.13; else the group database's view of that uid); for TCP
+// whether the peer's address is a loopback address and, if so, the uid that owns the peer's
+// socket (tcp_peer_owner.hpp).
 #pragma once
 
 #include <sys/types.h>

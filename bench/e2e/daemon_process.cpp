@@ -29,6 +29,7 @@ std::string config_yaml(const DaemonSettings& settings, const std::filesystem::p
       "worker_path: {}\n",
       socket.string(), settings.log_level, ::getpid(),
       (settings.bin_dir / "infervisor-worker").string());
+  yaml += settings.daemon_extra;
   if (!settings.spin.empty()) yaml += fmt::format("spin: {}\n", settings.spin);
   if (!settings.spin_while_busy.empty())
     yaml += fmt::format("spin_while_busy: {}\n", settings.spin_while_busy);

@@ -30,6 +30,7 @@ struct DaemonSettings {
   std::string spin;                 // the config's `spin`; empty: the daemon's default
   std::string spin_while_busy;      // the config's `spin_while_busy`; empty: the default
   std::optional<int> max_inflight;  // the model's `max_inflight`; nullopt: the default
+  std::string daemon_extra;         // more top-level keys, "key: value\n" lines
 };
 
 class DaemonProcess {

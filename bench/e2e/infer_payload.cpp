@@ -1,6 +1,7 @@
 #include "bench/e2e/infer_payload.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <cmath>
@@ -26,6 +27,29 @@ client::Tensor input_tensor(const std::vector<std::int64_t>& shape) {
 }
 
 }  // namespace
+
+std::vector<std::byte> input_bytes(const std::vector<std::int64_t>& shape) {
+  return input_tensor(shape).data;
+}
+
+InferPayload make_region_payload(const PayloadShape& shape, std::string_view input_region,
+                                 std::string_view output_region) {
+  std::size_t input_elements = 1;
+  for (const auto dim : shape.shape)
+    input_elements *= static_cast<std::size_t>(dim);
+  const std::string body =
+      fmt::format(R"({{"inputs":[{{"name":"x","datatype":"FP32","shape":[{}],"parameters":)"
+                  R"({{"shared_memory_region":"{}","shared_memory_byte_size":{}}}}}],)"
+                  R"("outputs":[{{"name":"y","parameters":{{"shared_memory_region":"{}",)"
+                  R"("shared_memory_byte_size":{}}}}}]}})",
+                  fmt::join(shape.shape, ","), input_region, input_elements * sizeof(float),
+                  output_region, shape.output_elements * sizeof(float));
+  const std::string headers = fmt::format(
+      "POST {}/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\n\r\n",
+      client::model_target(shape.model), body.size());
+  return {TensorEncoding::kSharedMemory, headers + body, shape.output_elements * sizeof(float)};
+}
 
 InferPayload make_infer_payload(TensorEncoding encoding, const PayloadShape& shape) {
   client::InferRequest request;
@@ -56,6 +80,12 @@ std::string check_reply(const InferPayload& payload, unsigned status,
   if (status != 200) return fmt::format("status {}", status);
   if (payload.encoding == TensorEncoding::kJson) {
     return body_size > 0 ? std::string() : "an empty body";
+  }
+  if (payload.encoding == TensorEncoding::kSharedMemory) {
+    // The output is in the region: the reply is its description alone.
+    if (header_length) return "binary data in a reply whose output went to shared memory";
+    return body_size > 0 && body_size < 4096 ? std::string()
+                                             : fmt::format("a {}-byte reply", body_size);
   }
   if (!header_length) return "no Inference-Header-Content-Length in a binary reply";
   std::size_t json_bytes = 0;

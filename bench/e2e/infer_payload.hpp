@@ -16,6 +16,9 @@ namespace infervisor::bench::e2e {
 enum class TensorEncoding {
   kBinary,  // the binary tensor data extension, both ways
   kJson,    // JSON `data` arrays, both ways
+  // The input in a registered client shared-memory region, the output written into another
+  // (region_tensors.hpp): a small JSON request and reply, no tensor bytes on the socket.
+  kSharedMemory,
 };
 
 struct InferPayload {
@@ -32,6 +35,13 @@ struct PayloadShape {
 };
 
 InferPayload make_infer_payload(TensorEncoding encoding, const PayloadShape& shape = {});
+
+// kSharedMemory: input x in region `input_region` (at offset 0), output y into `output_region`.
+InferPayload make_region_payload(const PayloadShape& shape, std::string_view input_region,
+                                 std::string_view output_region);
+
+// The values make_infer_payload sends for `shape` (varied, not zeros), as bytes.
+std::vector<std::byte> input_bytes(const std::vector<std::int64_t>& shape);
 
 // Empty if a reply with this status, Inference-Header-Content-Length and body size is what the
 // request must get (200; in binary, a JSON header then exactly the output's bytes);

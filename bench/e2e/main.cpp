@@ -20,6 +20,7 @@
 #include "bench/e2e/daemon_process.hpp"
 #include "bench/e2e/in_process_baseline.hpp"
 #include "bench/e2e/infer_payload.hpp"
+#include "bench/e2e/large_tensors.hpp"
 #include "bench/e2e/load_generator.hpp"
 #include "bench/e2e/options.hpp"
 #include "bench/e2e/report.hpp"
@@ -31,6 +32,7 @@ namespace {
 constexpr int kWorkers = 2;
 // The flag that turns this executable into the socket echo peer.
 constexpr const char* kSocketEchoFlag = "--socket-echo";
+constexpr const char* kSocketSinkFlag = "--socket-sink";
 constexpr int kInflight[] = {1, 8, 64};
 // As the issue states the baseline: batch 1, and as many caller threads as workers.
 constexpr const char* kInputSpec = "x:float32:1,256";
@@ -101,6 +103,8 @@ int run(const Options& options) {
   results.json = measure_load(daemon, workers, options, TensorEncoding::kJson, 1);
   progress("stopping infervisord (SIGTERM)");
   const ExitStatus status = daemon.stop(std::chrono::seconds(60));
+  progress("16 MiB tensors through the identity model: socket, then shared-memory regions");
+  const auto large = measure_large_tensors(options, {options.self, {kSocketSinkFlag}});
 
   fmt::print("infervisor-bench-e2e, {:%Y-%m-%d %H:%M:%S} UTC\n", started_at);
   fmt::print("machine:  {}\n", describe_machine());
@@ -116,6 +120,7 @@ int run(const Options& options) {
       options.measure.count(), options.warm_up.count());
   fmt::print("build:    {} ({})\n\n", INFERVISOR_BUILD_TYPE, __VERSION__);
   print_results(results);
+  print_large_tensors(large);
   fmt::print("\ninfervisord on SIGTERM: {}\n", status.describe());
   fmt::print("total run time: {:.1f} s\n",
              std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
@@ -134,6 +139,9 @@ int main(int argc, char** argv) {
   const std::span<char* const> args(argv + 1, static_cast<std::size_t>(argc - 1));
   if (args.size() == 1 && std::string_view(args[0]) == e2e::kSocketEchoFlag) {
     return infervisor::bench::serve_socket_echo();
+  }
+  if (args.size() == 1 && std::string_view(args[0]) == e2e::kSocketSinkFlag) {
+    return infervisor::bench::serve_socket_sink();
   }
   if (args.size() == 1 &&
       (std::string_view(args[0]) == "--help" || std::string_view(args[0]) == "-h")) {

@@ -32,6 +32,7 @@
 #include "bench/e2e/in_process_baseline.hpp"
 #include "bench/e2e/infer_payload.hpp"
 #include "bench/e2e/load_generator.hpp"
+#include "bench/e2e/region_tensors.hpp"
 #include "bench/gpu/stage_log.hpp"
 #include "common/child_process.hpp"
 #include "common/unique_fd.hpp"
@@ -127,6 +128,8 @@ struct Options {
   std::chrono::milliseconds warm_up{1000};
   std::chrono::milliseconds measure{4000};
   bool quick = false;
+  // Only what issue 10 compares: in-process, the socket and shared-memory regions, 1 worker.
+  bool shared_memory_only = false;
   Cpus cpus;
 
   std::filesystem::path bin(const char* name) const { return build_dir / "bin" / name; }
@@ -176,15 +179,17 @@ struct LoadRow {
   int workers = 1;
   int batch = 1;
   int inflight = 1;
-  std::string note;  // settings that differ from the defaults
+  std::string note;      // settings that differ from the defaults
+  bool regions = false;  // tensors in client shared-memory regions, not over the socket
   LoadResult result;
   StageMeans stages;
   double images_per_s() const { return result.requests_per_s * batch; }
 };
 
 LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int workers, int batch,
-                int inflight) {
-  progress("{} worker(s), b{}, {} in flight", workers, batch, inflight);
+                int inflight, bool regions) {
+  progress("{} worker(s), b{}, {} in flight{}", workers, batch, inflight,
+           regions ? ", shared-memory regions" : "");
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   e2e::LoadPlan plan;
@@ -195,9 +200,14 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
   plan.window_closed = [&] { to = log_size(daemon.log_path()); };
   e2e::PayloadShape shape{
       "resnet50", {batch, 3, 224, 224}, static_cast<std::size_t>(batch * kClasses)};
-  LoadRow row{workers, batch, inflight, {}, {}, {}};
-  row.result = e2e::run_load(daemon.socket(),
-                             e2e::make_infer_payload(e2e::TensorEncoding::kBinary, shape), plan);
+  LoadRow row{workers, batch, inflight, regions ? "regions" : "", regions, {}, {}};
+  if (regions) {
+    const e2e::RegionTensors tensors(daemon.socket(), shape);
+    row.result = e2e::run_load(daemon.socket(), tensors.payload(), plan);
+  } else {
+    row.result = e2e::run_load(daemon.socket(),
+                               e2e::make_infer_payload(e2e::TensorEncoding::kBinary, shape), plan);
+  }
   row.stages = read_stage_means(daemon.log_path(), from, to);
   return row;
 }
@@ -206,7 +216,7 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
 std::vector<LoadRow> daemon_rows(const Options& options, int workers,
                                  const std::vector<std::pair<int, int>>& batch_inflight,
                                  const std::string& spin = {},
-                                 const std::string& spin_while_busy = {}) {
+                                 const std::string& spin_while_busy = {}, bool regions = false) {
   e2e::DaemonSettings settings;
   settings.bin_dir = options.build_dir / "bin";
   settings.model = options.model;
@@ -218,6 +228,7 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   settings.log_level = "debug";  // every answer's stage times (stage_log.hpp)
   settings.spin = spin;
   settings.spin_while_busy = spin_while_busy;
+  settings.daemon_extra = "client_shared_memory: true\n";
   progress("starting infervisord with {} worker(s) on cuda:0", workers);
   e2e::DaemonProcess daemon(settings);
   daemon.wait_ready(std::chrono::seconds(300));
@@ -230,7 +241,7 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   }
   std::vector<LoadRow> rows;
   for (const auto& [batch, inflight] : batch_inflight) {
-    rows.push_back(measure(daemon, options, workers, batch, inflight));
+    rows.push_back(measure(daemon, options, workers, batch, inflight, regions));
   }
   const auto status = daemon.stop(std::chrono::seconds(60));
   if (!status.success()) {
@@ -250,9 +261,12 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   return rows;
 }
 
-const LoadRow* find_row(const std::vector<LoadRow>& rows, int workers, int batch, int inflight) {
+const LoadRow* find_row(const std::vector<LoadRow>& rows, int workers, int batch, int inflight,
+                        bool regions = false) {
   for (const auto& row : rows) {
-    if (row.workers == workers && row.batch == batch && row.inflight == inflight) return &row;
+    if (row.workers == workers && row.batch == batch && row.inflight == inflight &&
+        row.regions == regions && (regions || row.note.empty()))
+      return &row;
   }
   return nullptr;
 }
@@ -309,6 +323,7 @@ int run(const Options& options) {
   // The GPU workers' default intra-op threads, chosen from these rows.
   std::vector<std::tuple<int, int, InProcessBaseline>> thread_rows;
   for (const int batch : {1, 8}) {
+    if (options.shared_memory_only) break;
     for (const int threads : {1, 2, 4}) {
       progress("in-process b{} with {} intra-op threads", batch, threads);
       thread_rows.emplace_back(
@@ -323,6 +338,7 @@ int run(const Options& options) {
   std::vector<std::pair<int, InProcessBaseline>> fork_rows;
   const auto forked = options.build_dir / "models" / "forked.pt";
   for (const int interop : {1, 2}) {
+    if (options.shared_memory_only) break;
     progress("forked model with {} inter-op thread(s)", interop);
     fork_rows.emplace_back(
         interop, e2e::run_in_process_baseline(options.bin("infervisor-reference"), forked,
@@ -332,15 +348,25 @@ int run(const Options& options) {
 
   // 4. infervisord: 1 worker, then 2 workers on the same GPU.
   std::vector<LoadRow> rows;
-  for (auto& row : daemon_rows(options, 1, {{1, 1}, {1, 4}, {8, 1}, {8, 4}, {32, 1}, {32, 4}})) {
-    rows.push_back(row);
+  const std::vector<std::pair<int, int>> compared{{1, 1}, {8, 4}, {32, 4}};
+  if (options.shared_memory_only) {
+    for (auto& row : daemon_rows(options, 1, compared))
+      rows.push_back(row);
+  } else {
+    for (auto& row : daemon_rows(options, 1, {{1, 1}, {1, 4}, {8, 1}, {8, 4}, {32, 1}, {32, 4}})) {
+      rows.push_back(row);
+    }
+    for (auto& row : daemon_rows(options, 2, {{1, 4}, {1, 16}, {8, 4}, {8, 8}, {32, 4}})) {
+      rows.push_back(row);
+    }
+    // What parking costs at batch 1: both sides spin instead (info).
+    for (auto& row : daemon_rows(options, 1, {{1, 1}}, "1ms", "10ms")) {
+      row.note = "spin 1ms, spin_while_busy 10ms";
+      rows.push_back(row);
+    }
   }
-  for (auto& row : daemon_rows(options, 2, {{1, 4}, {1, 16}, {8, 4}, {8, 8}, {32, 4}})) {
-    rows.push_back(row);
-  }
-  // What parking costs at batch 1: both sides spin instead (info).
-  for (auto& row : daemon_rows(options, 1, {{1, 1}}, "1ms", "10ms")) {
-    row.note = "spin 1ms, spin_while_busy 10ms";
+  // Issue 10: the same jobs with their tensors in client shared-memory regions.
+  for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true)) {
     rows.push_back(row);
   }
 
@@ -386,23 +412,26 @@ int run(const Options& options) {
   }
   fmt::print("\n\n");
 
-  fmt::print("infervisord, binary tensors over the Unix socket, workers on cuda:0\n");
   fmt::print(
-      "  {:>7} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} | daemon-measured means, us: "
+      "infervisord, binary tensors over the Unix socket (or in shared-memory regions: path "
+      "'shm'), workers on cuda:0\n");
+  fmt::print(
+      "  {:>4} {:>7} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} | daemon-measured means, us: "
       "{:>6} {:>7} {:>6} {:>8} {:>6}\n",
-      "workers", "batch", "inflight", "req/s", "img/s", "p50 ms", "p99 ms", "vs in-p", "queue",
-      "worker", "in", "forward", "out");
+      "path", "workers", "batch", "inflight", "req/s", "img/s", "p50 ms", "p99 ms", "vs in-p",
+      "queue", "worker", "in", "forward", "out");
   for (const auto& row : rows) {
     const auto& base = in_process.at(row.batch);
     const double reference =
         row.workers == 1 ? row.batch * 1e6 / base.mean_us : row.batch * base.forwards_per_s;
     fmt::print(
-        "  {:>7} {:>5} {:>8} {:>8.1f} {:>8.0f} {:>9.3f} {:>9.3f} {:>7.2f}x | {:>33.1f} "
+        "  {:>4} {:>7} {:>5} {:>8} {:>8.1f} {:>8.0f} {:>9.3f} {:>9.3f} {:>7.2f}x | {:>33.1f} "
         "{:>7.1f} {:>6.1f} {:>8.1f} {:>6.1f}\n",
-        row.workers, row.batch, row.inflight, row.result.requests_per_s, row.images_per_s(),
-        row.result.latency.p50_us / 1e3, row.result.latency.p99_us / 1e3,
-        row.images_per_s() / reference, row.stages.queue_us, row.stages.worker_us,
-        row.stages.input_copy_us, row.stages.forward_us, row.stages.output_copy_us);
+        row.regions ? "shm" : "sock", row.workers, row.batch, row.inflight,
+        row.result.requests_per_s, row.images_per_s(), row.result.latency.p50_us / 1e3,
+        row.result.latency.p99_us / 1e3, row.images_per_s() / reference, row.stages.queue_us,
+        row.stages.worker_us, row.stages.input_copy_us, row.stages.forward_us,
+        row.stages.output_copy_us);
   }
   fmt::print(
       "  (vs in-p: 1 worker against in-process 1 thread, 2 workers against 2 threads; other: "
@@ -416,7 +445,7 @@ int run(const Options& options) {
   for (const int batch : kBatches) {
     double best = 0;
     for (const auto& row : rows) {
-      if (row.batch == batch) best = std::max(best, row.result.requests_per_s);
+      if (row.batch == batch && !row.regions) best = std::max(best, row.result.requests_per_s);
     }
     fmt::print("  {:>5} {:>12.2f} {:>22.2f} {:>22.2f}\n", batch, request_bytes(batch) / 1e6,
                socket_gb_per_s[batch], best * request_bytes(batch) / 1e9);
@@ -448,6 +477,22 @@ int run(const Options& options) {
         row->images_per_s(), reference, row->images_per_s() / reference,
         verdict(row->images_per_s() >= 0.9 * reference));
   }
+  if (const auto* row = find_row(rows, 1, 1, 1, /*regions=*/true)) {
+    const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
+    fmt::print(
+        "  b1 through regions, added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} ms = "
+        "{:.3f} ms (target <= 0.1 ms): {}\n",
+        row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
+        verdict(added <= 100));
+  }
+  if (const auto* row = find_row(rows, 1, 32, 4, /*regions=*/true)) {
+    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
+    fmt::print(
+        "  b32 through regions, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread {:.0f} "
+        "= {:.2f}x (target >= 0.95x): {}\n",
+        row->images_per_s(), reference, row->images_per_s() / reference,
+        verdict(row->images_per_s() >= 0.95 * reference));
+  }
   for (const int batch : kBatches) {
     const auto* one = find_row(rows, 1, batch, 4);
     const auto* two = find_row(rows, 2, batch, 4);
@@ -476,6 +521,8 @@ Options parse(std::span<char* const> args) {
       options.build_dir = args[++i];
     } else if (arg == "--seconds" && has_value) {
       options.measure = std::chrono::milliseconds(std::stoi(args[++i]) * 1000);
+    } else if (arg == "--shared-memory-only") {
+      options.shared_memory_only = true;
     } else if (arg == "--quick") {
       options.quick = true;
       options.measure = std::chrono::milliseconds(1000);

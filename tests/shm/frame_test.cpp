@@ -31,7 +31,7 @@ constexpr std::size_t kErrorHeaderBytes = 40, kErrorVersion = 8, kErrorStageTime
 constexpr std::size_t kDescriptorBytes = 152;
 constexpr std::size_t kNameBytes = 0, kDType = 4, kNDim = 5, kDims = 72, kByteSize = 136,
                       kOffset = 144;
-constexpr std::size_t kOutputNameBytes = 72;
+constexpr std::size_t kOutputNameBytes = 88;
 
 constexpr std::size_t descriptor(std::size_t tensor) {
   return kHeaderBytes + tensor * kDescriptorBytes;
@@ -141,7 +141,7 @@ TEST_F(Frame_test, WireLayoutIsWhatTheseTestsPoke) {
   EXPECT_EQ(peek_at<std::uint64_t>(frame.bytes, wire::descriptor(1) + wire::kOffset),
             frame.plan.payload_offsets[1]);
   EXPECT_EQ(peek_at<std::uint32_t>(frame.bytes, wire::output_name(2, 2)), 1u);
-  EXPECT_EQ(peek_at<std::uint16_t>(frame.bytes, wire::kVersion), 2);
+  EXPECT_EQ(peek_at<std::uint16_t>(frame.bytes, wire::kVersion), 3);
   auto with_times = frame.bytes;
   write_stage_times(with_times, {1, 2, 3});
   EXPECT_EQ(peek_at<std::uint64_t>(with_times, wire::kStageTimes), 1u);
@@ -351,7 +351,7 @@ TEST_F(Frame_test, FrameThroughARingIsAlignedInPlace) {
 
 // ---------------------------------------------------------------------------------------------
 // Corrupt frames. The base frame: model "resnet", tensors x: float32 [2, 3] and mask: bool [4],
-// output names y and z; tables end at 616, payloads at 640 (24 bytes) and 704 (4), 768 in all.
+// output names y and z; tables end at 648, payloads at 704 (24 bytes) and 768 (4), 832 in all.
 Encoded base_frame() {
   static const std::int64_t x_dims[] = {2, 3};
   static const std::int64_t mask_dims[] = {4};
@@ -379,9 +379,9 @@ class Frame_corrupt_test : public Frame_test, public ::testing::WithParamInterfa
 
 TEST_P(Frame_corrupt_test, DecodeRefusesIt) {
   auto frame = base_frame();
-  ASSERT_EQ(frame.bytes.size(), 768u);
-  ASSERT_EQ(frame.plan.payload_offsets[0], 640u);
-  ASSERT_EQ(frame.plan.payload_offsets[1], 704u);
+  ASSERT_EQ(frame.bytes.size(), 832u);
+  ASSERT_EQ(frame.plan.payload_offsets[0], 704u);
+  ASSERT_EQ(frame.plan.payload_offsets[1], 768u);
   GetParam().edit(frame.bytes);
   const auto sut = decode_frame(frame.bytes, kJob);
   ASSERT_FALSE(sut) << "decoded a frame with " << GetParam().name;
@@ -402,10 +402,10 @@ const BadFrame kBadFrames[] = {
     {"kind_zero", [](auto& f) { poke<std::uint16_t>(f, wire::kKind, 0); }, "kind 0"},
     {"kind_three", [](auto& f) { poke<std::uint16_t>(f, wire::kKind, 3); }, "kind 3"},
     {"job_id", [](auto& f) { poke<std::uint64_t>(f, wire::kJobId, kJob + 1); }, "job 43"},
-    {"frame_bytes_larger", [](auto& f) { poke<std::uint64_t>(f, wire::kFrameBytes, 832); },
-     "says 832 bytes"},
-    {"frame_bytes_smaller", [](auto& f) { poke<std::uint64_t>(f, wire::kFrameBytes, 767); },
-     "says 767 bytes"},
+    {"frame_bytes_larger", [](auto& f) { poke<std::uint64_t>(f, wire::kFrameBytes, 896); },
+     "says 896 bytes"},
+    {"frame_bytes_smaller", [](auto& f) { poke<std::uint64_t>(f, wire::kFrameBytes, 831); },
+     "says 831 bytes"},
     {"frame_bytes_huge", [](auto& f) { poke<std::uint64_t>(f, wire::kFrameBytes, kU64Max); },
      "says"},
     {"tensor_count_over_limit",
@@ -469,20 +469,20 @@ const BadFrame kBadFrames[] = {
        poke<std::uint64_t>(f, kX + wire::kByteSize, std::uint64_t{1} << 63);
      },
      "leaves"},
-    {"offset_misaligned", [](auto& f) { poke<std::uint64_t>(f, kX + wire::kOffset, 648); },
+    {"offset_misaligned", [](auto& f) { poke<std::uint64_t>(f, kX + wire::kOffset, 712); },
      "misaligned"},
-    {"offset_inside_tables", [](auto& f) { poke<std::uint64_t>(f, kX + wire::kOffset, 576); },
+    {"offset_inside_tables", [](auto& f) { poke<std::uint64_t>(f, kX + wire::kOffset, 640); },
      "overlaps"},
     {"offset_zero", [](auto& f) { poke<std::uint64_t>(f, kX + wire::kOffset, 0); }, "overlaps"},
-    {"offsets_overlapping", [](auto& f) { poke<std::uint64_t>(f, kMask + wire::kOffset, 640); },
+    {"offsets_overlapping", [](auto& f) { poke<std::uint64_t>(f, kMask + wire::kOffset, 704); },
      "overlaps"},
     {"offsets_out_of_order",
      [](auto& f) {
-       poke<std::uint64_t>(f, kX + wire::kOffset, 704);
-       poke<std::uint64_t>(f, kMask + wire::kOffset, 640);
+       poke<std::uint64_t>(f, kX + wire::kOffset, 768);
+       poke<std::uint64_t>(f, kMask + wire::kOffset, 704);
      },
      "overlaps"},
-    {"offset_past_end", [](auto& f) { poke<std::uint64_t>(f, kMask + wire::kOffset, 768); },
+    {"offset_past_end", [](auto& f) { poke<std::uint64_t>(f, kMask + wire::kOffset, 832); },
      "leaves"},
     {"offset_end_overflows",
      [](auto& f) { poke<std::uint64_t>(f, kMask + wire::kOffset, kU64Max - 63); }, "leaves"},
@@ -512,8 +512,9 @@ TEST_F(Frame_test, TruncatedFramesThatSayTheirSizeNeverEscapeTheRecord) {
     std::vector<std::byte> cut(frame.bytes.begin(), frame.bytes.begin() + length);
     if (length >= wire::kFrameBytes + 8) poke<std::uint64_t>(cut, wire::kFrameBytes, length);
     const auto sut = decode_frame(cut, kJob);
-    // The last tensor ends at 708; past that only alignment padding is missing.
-    EXPECT_EQ(static_cast<bool>(sut), length >= 708) << length << " bytes";
+    // Past the last tensor's end only alignment padding is missing.
+    const auto last_end = frame.plan.payload_offsets.back() + frame.plan.payload_bytes.back();
+    EXPECT_EQ(static_cast<bool>(sut), length >= last_end) << length << " bytes";
     if (sut) expect_inside(*sut, cut);
   }
 }
@@ -603,6 +604,67 @@ TEST_F(Frame_test, CorruptErrorPayloadsAreRefused) {
   write_error_payload(roomy, JobErrorKind::kInternal, "x");
   poke<std::uint32_t>(roomy, 4, kMaxErrorMessageBytes + 1);
   refused(roomy, "overruns");
+}
+
+// Client shared-memory regions (frame v3): tensors in a region take no payload bytes, output
+// placements and the region table round-trip, and every reference is checked against the table.
+TEST_F(Frame_test, RegionReferencesRoundTripAndAreBoundsChecked) {
+  const std::int64_t dims[] = {4, 8};
+  const RegionRef regions[] = {{7, 11, 13, 4096, 1024, "/client_a"}, {8, 11, 14, 0, 64, "/b"}};
+  const TensorLayout tensors[] = {{"in_region", DType::kFloat32, dims, 1, 512},
+                                  {"inline", DType::kUInt8, dims}};
+  const std::string_view outputs[] = {"y", "z"};
+  const OutputPlacement placements[] = {{2, 0, 64}, {}};
+  const FrameRegions where{regions, placements};
+  const auto plan = plan_frame("m", tensors, outputs, where);
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::vector<std::byte> bytes(plan->total_bytes);
+  const auto payloads =
+      write_frame(bytes, *plan, FrameKind::kRequest, kJob, "m", tensors, outputs, where);
+  EXPECT_TRUE(payloads[0].empty());
+  EXPECT_EQ(payloads[1].size(), 32u);
+  const auto view = decode_frame(bytes, kJob);
+  ASSERT_TRUE(view) << view.error().message;
+  ASSERT_EQ(view->regions.size(), 2u);
+  EXPECT_EQ(view->regions[0], regions[0]);
+  EXPECT_EQ(view->regions[1], regions[1]);
+  EXPECT_EQ(view->tensors[0].region, 1);
+  EXPECT_EQ(view->tensors[0].region_offset, 512u);
+  EXPECT_EQ(view->tensors[0].byte_size, 128u);
+  EXPECT_TRUE(view->tensors[0].data.empty());
+  EXPECT_EQ(view->tensors[1].region, 0);
+  ASSERT_EQ(view->output_placements.size(), 2u);
+  EXPECT_EQ(view->output_placements[0], placements[0]);
+  EXPECT_EQ(view->output_placements[1], OutputPlacement{});
+
+  // The encoder refuses references it cannot stand behind.
+  const TensorLayout past_end[] = {{"t", DType::kFloat32, dims, 1, 1024 - 127}};
+  EXPECT_FALSE(plan_frame("m", past_end, {}, {regions, {}}));
+  const TensorLayout no_such[] = {{"t", DType::kFloat32, dims, 3, 0}};
+  EXPECT_FALSE(plan_frame("m", no_such, {}, {regions, {}}));
+  const OutputPlacement too_long[] = {{2, 1, 64}, {}};
+  EXPECT_FALSE(plan_frame("m", tensors, outputs, {regions, too_long}));
+  const OutputPlacement one_short[] = {{2, 0, 64}};
+  EXPECT_FALSE(plan_frame("m", tensors, outputs, {regions, one_short}));
+
+  // The decoder refuses a corrupted reference: a region index past the table, a range past the
+  // registered size, a key length out of range.
+  const std::size_t table = wire::output_name(2, 2);
+  auto corrupt = bytes;
+  poke(corrupt, wire::descriptor(0) + 6, std::uint16_t{3});  // the descriptor's region index
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+  corrupt = bytes;
+  poke(corrupt, wire::descriptor(0) + wire::kOffset, std::uint64_t{1024 - 64});
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+  corrupt = bytes;
+  poke(corrupt, table + 40, std::uint32_t{0});  // region 0's key length
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+  corrupt = bytes;
+  poke(corrupt, table + 40, std::uint32_t{256});
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+  corrupt = bytes;
+  poke(corrupt, wire::output_name(2, 0) + 4, std::uint16_t{5});  // output y's region index
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/unique_fd.hpp"
+#include "supervisor/peer_credentials.hpp"
 
 namespace infervisor::supervisor {
 namespace {
@@ -291,6 +292,19 @@ TEST(TcpPeerOwner_test, ALiveV4MappedPeerIsOurs) {
     EXPECT_EQ(loopback_peer_uid(peer, sock_name(c.accepted.get())), ::getuid())
         << "client family " << client_family;
   }
+}
+
+// What the daemon does with it: describe_peer fills RequestContext::loopback_peer_uid.
+TEST(TcpPeerOwner_test, DescribePeerTellsALoopbackPeersUid) {
+  boost::asio::io_context io;
+  ip::tcp::acceptor acceptor(io, ip::tcp::endpoint(ip::address_v4::loopback(), 0));
+  ip::tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  auto server = acceptor.accept();
+  const auto context = describe_peer(server);
+  EXPECT_TRUE(context.loopback);
+  EXPECT_EQ(context.loopback_peer_uid, ::getuid());
+  EXPECT_FALSE(context.peer_uid);  // SO_PEERCRED's field stays a Unix-socket thing
 }
 
 // The point of it all: a peer of another uid is told apart from the daemon's own. Needs root, to
