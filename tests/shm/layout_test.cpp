@@ -11,20 +11,20 @@ namespace {
 
 TEST(Layout_test, OnlyKnownRecordTypesPass) {
   EXPECT_FALSE(is_known_record_type(0));
-  for (std::uint32_t raw = 1; raw <= 7; ++raw)
+  for (std::uint32_t raw = 1; raw <= 8; ++raw)
     EXPECT_TRUE(is_known_record_type(raw)) << raw;
-  EXPECT_FALSE(is_known_record_type(8));
+  EXPECT_FALSE(is_known_record_type(9));
   EXPECT_FALSE(is_known_record_type(0xffffffff));
 }
 
 TEST(Layout_test, EveryRecordTypeHasItsOwnName) {
   std::set<std::string> names;
-  for (std::uint32_t raw = 1; raw <= 7; ++raw) {
+  for (std::uint32_t raw = 1; raw <= 8; ++raw) {
     const std::string name = record_type_name(static_cast<RecordType>(raw));
     EXPECT_NE(name, "UNKNOWN") << raw;
     names.insert(name);
   }
-  EXPECT_EQ(names.size(), 7u);
+  EXPECT_EQ(names.size(), 8u);
   EXPECT_STREQ(record_type_name(RecordType::kShutdownAck), "SHUTDOWN_ACK");
   EXPECT_STREQ(record_type_name(static_cast<RecordType>(99)), "UNKNOWN");
 }

@@ -382,7 +382,7 @@ RecordHeader with_type(std::uint32_t type) {
 
 const BadRecord kBadRecords[] = {
     bad_header("type_zero", kMiddle, with_type(0), "unknown type"),
-    bad_header("type_past_padding", kMiddle, with_type(8), "unknown type"),
+    bad_header("type_past_the_last", kMiddle, with_type(9), "unknown type"),
     bad_header("type_all_ones", kMiddle, with_type(0xffffffff), "unknown type"),
     bad_header("record_bytes_zero", kMiddle, header_of(RecordType::kRequest, 0, 0), "claims"),
     bad_header("record_bytes_below_header", kMiddle, header_of(RecordType::kRequest, 0, 32),
