@@ -5,6 +5,7 @@
 #include "client/http_transport.hpp"
 #include "client/kserve_request.hpp"
 #include "client/kserve_response.hpp"
+#include "client/model_statistics.hpp"
 
 namespace infervisor::client {
 namespace {
@@ -79,6 +80,14 @@ std::vector<RepositoryModel> Client::repository_index(bool ready_only) {
   const auto request = post_json("/v2/repository/index", ready_only ? R"({"ready":true})" : "{}");
   const auto response = transport_->exchange(request);
   return decode_success(request, response, [&] { return decode_repository_index(response.body); });
+}
+
+std::vector<ModelStatistics> Client::model_statistics(std::string_view model,
+                                                      std::string_view version) {
+  const auto request = get(model_statistics_target(model, version));
+  const auto response = transport_->exchange(request);
+  return decode_success(request, response,
+                        [&] { return decode_model_statistics(response.body, model, version); });
 }
 
 void Client::load_model(std::string_view model) {

@@ -1,4 +1,4 @@
-// The infervisor client: health, metadata, the repository index and inference against
+// The infervisor client: health, metadata, the repository index, statistics and inference against
 // infervisord, over the KServe v2 / Open Inference Protocol REST API (HTTP/1.1 on the daemon's
 // Unix socket, or TCP). Synchronous; one connection, kept alive between calls; not thread-safe.
 //
@@ -51,6 +51,12 @@ class Client {
   // Triton's repository extension; each returns once the daemon has done it (throws HttpError).
   void load_model(std::string_view model);
   void unload_model(std::string_view model);
+
+  // Triton's statistics extension: GET /v2/models/stats (every model),
+  // /v2/models/{model}/stats (each version of it) or /v2/models/{model}/versions/{version}/stats.
+  // HttpError 404 for an unknown model; kCorrupt if an entry is not the model asked for.
+  std::vector<ModelStatistics> model_statistics(std::string_view model = {},
+                                                std::string_view version = {});
 
   // POST /v2/models/{model}[/versions/{version}]/infer, binary or JSON as request.binary says.
   // Outputs in request.output_regions come back with `region` set and no data: the server wrote

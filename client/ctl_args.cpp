@@ -23,6 +23,14 @@ commands:
   infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json] [--shm]
                           run the model on .npy inputs (dtype and shape come from each file)
                           and print each output's datatype, shape, first values, min/max/mean
+  stats [MODEL]           print each model's (or MODEL's) statistics: requests ok and failed,
+                          inferences, executions and average batch, average queue and compute
+                          times, latency p50/p99, workers
+  top [MODEL] [--interval SECONDS] [--count N]
+                          refresh every SECONDS (default 1) with each model's requests/s,
+                          inferences/s, average batch, queue and compute time per execution,
+                          latency and workers over the last interval; stop after N refreshes,
+                          else on Ctrl-C
 
 options:
   --socket PATH           the daemon's Unix socket (default: $INFERVISOR_SOCKET, else
@@ -37,12 +45,17 @@ options:
   --shm                   pass the tensors through POSIX shared-memory regions (the server's
                           system_shared_memory extension) instead of the socket; an output
                           whose size the model metadata does not fix comes in the reply
+  --interval SECONDS      top: time between refreshes, 0.1 to 3600 (default 1)
+  --count N               top: stop after N refreshes
   -h, --help              print this help
 
 exit status: 0 success, 1 failure (or server not ready), 2 bad command line
 )";
 
 constexpr double kMaxTimeoutSeconds = 7 * 24 * 3600;
+constexpr double kMinIntervalSeconds = 0.1;  // a faster refresh is unreadable and loads the server
+constexpr double kMaxIntervalSeconds = 3600;
+constexpr std::int64_t kMaxCount = 1'000'000'000;
 
 [[noreturn]] void usage_error(std::string message) {
   throw UsageError(std::move(message));
@@ -55,6 +68,8 @@ CtlCommand command_from(std::string_view word) {
   if (word == "infer") return CtlCommand::kInfer;
   if (word == "load") return CtlCommand::kLoad;
   if (word == "unload") return CtlCommand::kUnload;
+  if (word == "stats") return CtlCommand::kStats;
+  if (word == "top") return CtlCommand::kTop;
   usage_error(fmt::format("unknown command '{}'", word));
 }
 
@@ -104,12 +119,18 @@ class Parser {
       if (words.size() < 2) usage_error(fmt::format("'{}' needs a MODEL", words[0]));
       out_.model = std::string(words[1]);
     }
-    const std::size_t expected_words = takes_model ? 2 : 1;
+    const bool may_take_model =
+        out_.command == CtlCommand::kStats || out_.command == CtlCommand::kTop;
+    if (may_take_model && words.size() >= 2) out_.model = std::string(words[1]);
+    const std::size_t expected_words = takes_model || may_take_model ? 2 : 1;
     if (words.size() > expected_words) {
       usage_error(fmt::format("unexpected argument '{}'", words[expected_words]));
     }
     if (out_.command != CtlCommand::kInfer && !infer_options_.empty()) {
       usage_error(fmt::format("{} is only for 'infer'", *infer_options_.begin()));
+    }
+    if (out_.command != CtlCommand::kTop && !top_options_.empty()) {
+      usage_error(fmt::format("{} is only for 'top'", *top_options_.begin()));
     }
     if (out_.command == CtlCommand::kInfer && out_.inputs.empty()) {
       usage_error("'infer' needs at least one --input NAME=FILE.npy");
@@ -152,6 +173,12 @@ class Parser {
       if (out_.out_dir) usage_error("--out given twice");
       out_.out_dir = std::string(value);
       infer_options_.insert("--out");
+    } else if (name == "--interval") {
+      out_.interval_seconds = parse_number_flag(arg, kMinIntervalSeconds, kMaxIntervalSeconds);
+      top_options_.insert("--interval");
+    } else if (name == "--count") {
+      out_.count = parse_int_flag(arg, 1, kMaxCount);
+      top_options_.insert("--count");
     } else {
       usage_error(fmt::format("unknown option '{}'", name));
     }
@@ -160,6 +187,7 @@ class Parser {
   std::span<const std::string_view> args_;
   CtlArgs out_;
   std::set<std::string_view> infer_options_;  // seen, to refuse them on other commands
+  std::set<std::string_view> top_options_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // infervisorctl's command line: parsed into a plain struct with no I/O, so it is testable alone.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -16,7 +17,7 @@ namespace infervisor::client {
 // A command line that cannot be run as written; infervisorctl exits 2 for it.
 using UsageError = infervisor::UsageError;
 
-enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer, kLoad, kUnload };
+enum class CtlCommand { kHelp, kHealth, kModels, kMetadata, kInfer, kLoad, kUnload, kStats, kTop };
 
 struct CtlInput {
   std::string name;
@@ -25,15 +26,17 @@ struct CtlInput {
 
 struct CtlArgs {
   CtlCommand command = CtlCommand::kHelp;
-  std::optional<std::filesystem::path> socket;   // --socket PATH
-  std::optional<std::string> url;                // --url http://HOST:PORT
-  std::optional<double> timeout_seconds;         // --timeout SECONDS
-  std::string model;                             // metadata, infer, load, unload
-  std::vector<CtlInput> inputs;                  // infer --input NAME=FILE.npy
-  std::vector<std::string> outputs;              // infer --output NAME
+  std::optional<std::filesystem::path> socket;  // --socket PATH
+  std::optional<std::string> url;               // --url http://HOST:PORT
+  std::optional<double> timeout_seconds;        // --timeout SECONDS
+  std::string model;                 // metadata, infer, load, unload; stats, top: may be empty
+  std::vector<CtlInput> inputs;      // infer --input NAME=FILE.npy
+  std::vector<std::string> outputs;  // infer --output NAME
   std::optional<std::filesystem::path> out_dir;  // infer --out DIR
   bool json = false;                             // infer --json
   bool shm = false;                              // infer --shm
+  double interval_seconds = 1;                   // top --interval SECONDS
+  std::optional<std::int64_t> count;             // top --count N: refreshes, then exit
 };
 
 // `args` excludes the program name. Options may come before or after the command, as

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -12,9 +13,11 @@
 #include <utility>
 #include <vector>
 
+#include "client/interrupt_watch.hpp"
 #include "client/kserve_response.hpp"
 #include "client/output_size.hpp"
 #include "client/shared_memory_region.hpp"
+#include "client/stats_table.hpp"
 #include "client/tensor_summary.hpp"
 #include "common/error.hpp"
 #include "common/half.hpp"
@@ -279,6 +282,37 @@ int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& 
   return 0;
 }
 
+int stats(Client& client, const CtlArgs& args, std::ostream& out) {
+  fmt::print(out, "{}", format_statistics(client.model_statistics(args.model)));
+  return 0;
+}
+
+// Samples the statistics every interval and prints what changed since the previous sample,
+// timed by the clock (not the nominal interval), so a slow reply does not inflate the rates.
+int top(Client& client, const CtlArgs& args, std::ostream& out, bool out_is_terminal) {
+  using clock = std::chrono::steady_clock;
+  constexpr std::string_view kClearScreen = "\x1b[H\x1b[2J";  // cursor home, erase the screen
+  const auto interval = std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(args.interval_seconds));
+  InterruptWatch interrupt;
+  auto before = client.model_statistics(args.model);
+  auto sampled = clock::now();
+  for (std::int64_t refresh = 0; !args.count || refresh < *args.count; ++refresh) {
+    if (!interrupt.sleep_for(sampled + interval - clock::now())) break;
+    auto after = client.model_statistics(args.model);
+    const auto now = clock::now();
+    if (out_is_terminal) {
+      out << kClearScreen;
+    } else if (refresh > 0) {
+      out << '\n';
+    }
+    out << format_top(before, after, now - sampled) << std::flush;
+    before = std::move(after);
+    sampled = now;
+  }
+  return 0;
+}
+
 }  // namespace
 
 ClientOptions ctl_client_options(const CtlArgs& args) {
@@ -297,7 +331,8 @@ ClientOptions ctl_client_options(const CtlArgs& args) {
   return options;
 }
 
-int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err) {
+int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err,
+                    bool out_is_terminal) {
   Client client(ctl_client_options(args));
   switch (args.command) {
     case CtlCommand::kHealth:
@@ -316,6 +351,10 @@ int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err) {
       client.unload_model(args.model);
       fmt::print(out, "{}: unloaded\n", args.model);
       return 0;
+    case CtlCommand::kStats:
+      return stats(client, args, out);
+    case CtlCommand::kTop:
+      return top(client, args, out, out_is_terminal);
     case CtlCommand::kHelp:
       break;
   }

@@ -14,7 +14,9 @@ ClientOptions ctl_client_options(const CtlArgs& args);
 
 // Runs args.command (not kHelp). Writes results to `out` and notes to `err`. Returns the exit
 // status: 0, or 1 when `health` finds the server not ready. Throws InfervisorError on failure,
-// its message naming what failed (the request and HTTP status, or the file).
-int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err);
+// its message naming what failed (the request and HTTP status, or the file). `out_is_terminal`:
+// `top` clears the screen (ANSI) before each refresh instead of separating them by a blank line.
+int run_ctl_command(const CtlArgs& args, std::ostream& out, std::ostream& err,
+                    bool out_is_terminal = false);
 
 }  // namespace infervisor::client

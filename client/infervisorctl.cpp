@@ -1,5 +1,6 @@
 // infervisorctl: the command-line client for infervisord. See ctl_usage() for what it does.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <exception>
 #include <iostream>
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    return run_ctl_command(parsed, std::cout, std::cerr);
+    return run_ctl_command(parsed, std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1);
   } catch (const std::exception& error) {
     std::cout.flush();
     fmt::print(stderr, "infervisorctl: {}\n", error.what());

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -92,6 +93,63 @@ struct RepositoryModel {
   std::string version;  // may be empty
   std::string state;    // e.g. READY, LOADING, UNAVAILABLE; may be empty
   std::string reason;   // why it is not ready; may be empty
+};
+
+// Triton's statistics extension (GET /v2/models[/{m}[/versions/{v}]]/stats), one entry per model
+// version. Counts and durations are cumulative since the model was loaded.
+struct StatDuration {
+  std::uint64_t count = 0;
+  std::uint64_t ns = 0;  // total nanoseconds over those `count`
+  bool operator==(const StatDuration&) const = default;
+};
+
+// Triton's inference_stats. success and fail time whole requests, arrival to answer; queue and
+// compute_* time the phases of each request, a batched request being charged its batch's whole
+// compute time (so ns / count is the time of one execution).
+struct InferenceStats {
+  StatDuration success, fail, queue, compute_input, compute_infer, compute_output;
+  StatDuration cache_hit, cache_miss;  // zero from a server without a response cache
+  bool operator==(const InferenceStats&) const = default;
+};
+
+// The compute phases of the executions that ran `batch_size` requests' worth of inputs at once;
+// each count is a number of executions.
+struct BatchStats {
+  std::uint64_t batch_size = 0;
+  StatDuration compute_input, compute_infer, compute_output;
+  bool operator==(const BatchStats&) const = default;
+};
+
+// One worker process of a model, as infervisord reports it.
+struct WorkerStatus {
+  std::uint64_t instance = 0;
+  std::string state;  // e.g. READY, STARTING, RESTARTING
+  std::uint64_t restarts = 0;
+  std::optional<std::uint64_t> pid;  // none while no process runs
+  bool operator==(const WorkerStatus&) const = default;
+};
+
+// infervisord's own additions to a model's statistics (its "infervisor" object).
+struct InfervisorStats {
+  // Failed requests by reason (rejected, timeout, worker_death, model_error, bad_request,
+  // client_gone, or any other the server names).
+  std::map<std::string, std::uint64_t, std::less<>> failures;
+  std::optional<std::uint64_t> pending;  // requests queued or running now
+  std::optional<double> p50_us, p99_us;  // request latency quantiles, none before any request
+  std::vector<WorkerStatus> workers;
+  bool operator==(const InfervisorStats&) const = default;
+};
+
+struct ModelStatistics {
+  std::string name;
+  std::string version;                  // may be empty
+  std::uint64_t last_inference_ms = 0;  // milliseconds since the Unix epoch; 0: none yet
+  std::uint64_t inference_count = 0;    // inferences: a batch of n counts n
+  std::uint64_t execution_count = 0;    // model executions: a batch counts 1
+  InferenceStats inference_stats;
+  std::vector<BatchStats> batch_stats;
+  std::optional<InfervisorStats> infervisor;  // none from a server other than infervisord
+  bool operator==(const ModelStatistics&) const = default;
 };
 
 }  // namespace infervisor::client

@@ -665,6 +665,11 @@ DaemonConfig parse_config(std::string_view yaml_text, const std::filesystem::pat
     std::set<std::string> names;
     for (std::size_t i = 0; i < models.size(); ++i) {
       auto parsed = model(report, models[i], i);
+      if (parsed.name == "stats") {
+        // GET /v2/models/stats is every model's statistics.
+        report.fail(models[i]["name"], fmt::format("models[{}].name", i),
+                    "'stats' is reserved (GET /v2/models/stats lists every model's statistics)");
+      }
       if (!names.insert(parsed.name).second) {
         report.fail(models[i]["name"], fmt::format("models[{}].name", i), "'{}' appears twice",
                     parsed.name);

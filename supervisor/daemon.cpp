@@ -55,6 +55,13 @@ bool Daemon::all_models_ready() const {
   return true;
 }
 
+std::vector<const ModelPool*> Daemon::all_pools() const {
+  std::vector<const ModelPool*> out;
+  for (const auto& pool : pools_)
+    out.push_back(pool.get());
+  return out;
+}
+
 ModelPool* Daemon::find_pool(std::string_view model) {
   for (auto& pool : pools_) {
     if (pool->model().name == model) return pool.get();

@@ -52,6 +52,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   std::uint64_t next_job_id() override { return next_job_id_++; }
   bool tcp_admin() const override { return config_.tcp_admin; }
   ClientRegions* client_regions() override { return client_regions_.get(); }
+  std::vector<const ModelPool*> all_pools() const override;
 
  private:
   enum class Phase { kStarting, kServing, kDraining, kStopping, kDone };

@@ -66,6 +66,7 @@ struct JobTimes {
 class Job {
  public:
   using Completion = std::function<void(HttpReply)>;
+  using Observer = std::function<void(const Job&, const HttpReply&)>;
 
   Job(std::uint64_t id, const ModelConfig& model, std::string body, Completion completion)
       : id_(id),
@@ -107,8 +108,19 @@ class Job {
   // Set when a worker's answer (RESPONSE or ERROR) arrives, before complete().
   void set_times(const JobTimes& times) noexcept { times_ = times; }
   const std::optional<JobTimes>& times() const noexcept { return times_; }
+  // Told of the job's one answer just before it goes out (the model's statistics).
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   void complete(HttpReply reply) {
-    if (auto completion = std::exchange(completion_, nullptr)) completion(std::move(reply));
+    auto completion = std::exchange(completion_, nullptr);
+    if (!completion) return;
+    if (observer_) {
+      try {
+        observer_(*this, reply);
+      } catch (...) {
+        // Statistics are not worth the answer.
+      }
+    }
+    completion(std::move(reply));
   }
 
  private:
@@ -117,6 +129,7 @@ class Job {
   std::string body_;
   InferRequest request_;
   Completion completion_;
+  Observer observer_;
   std::chrono::steady_clock::time_point created_;
   bool abandoned_ = false;
   std::optional<JobTimes> times_;

@@ -103,6 +103,36 @@ void ModelPool::spawn(int instance) {
   member->process = std::make_unique<WorkerProcess>(io_, config_, model_, identity, *this);
   member->process->start();  // throws: nothing was added
   members_.push_back(std::move(member));
+  ++instances_[instance].spawned;
+}
+
+std::vector<ModelPool::WorkerSummary> ModelPool::worker_summaries() const {
+  std::vector<WorkerSummary> out;
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    WorkerSummary summary;
+    summary.instance = static_cast<int>(i);
+    summary.restarts = instances_[i].spawned > 0 ? instances_[i].spawned - 1 : 0;
+    summary.state = instances_[i].respawn_pending ? "RESPAWNING" : "EXITED";
+    for (const auto& member : members_) {
+      if (member->instance != summary.instance || member->process->retiring()) continue;
+      switch (member->process->state()) {
+        case WorkerProcess::State::kStarting:
+          summary.state = "STARTING";
+          break;
+        case WorkerProcess::State::kReady:
+          summary.state = "READY";
+          break;
+        case WorkerProcess::State::kStopping:
+          summary.state = "STOPPING";
+          break;
+        case WorkerProcess::State::kExited:
+          continue;
+      }
+      summary.pid = member->process->pid();
+    }
+    out.push_back(summary);
+  }
+  return out;
 }
 
 std::size_t ModelPool::ready_workers() const noexcept {

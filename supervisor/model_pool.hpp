@@ -29,6 +29,7 @@
 #include "supervisor/http_reply.hpp"
 #include "supervisor/inflight_table.hpp"
 #include "supervisor/job.hpp"
+#include "supervisor/model_statistics.hpp"
 #include "supervisor/restart_policy.hpp"
 #include "supervisor/worker_process.hpp"
 
@@ -104,6 +105,16 @@ class ModelPool final : public WorkerProcess::Events {
   // No job uses client region `token` any more: every worker may unmap it.
   void release_region(std::uint64_t token);
 
+  // Every request's outcome and times (the router records them as answers go out).
+  const std::shared_ptr<ModelStatistics>& statistics() const noexcept { return statistics_; }
+  struct WorkerSummary {
+    int instance = 0;
+    std::string state;  // STARTING, READY, STOPPING, EXITED, or RESPAWNING between two processes
+    std::uint64_t restarts = 0;  // processes started for the slot after its first
+    pid_t pid = 0;               // 0 while none runs
+  };
+  std::vector<WorkerSummary> worker_summaries() const;
+
  private:
   // One worker process and the jobs it has been given.
   struct Member {
@@ -117,6 +128,7 @@ class ModelPool final : public WorkerProcess::Events {
     std::unique_ptr<boost::asio::steady_timer> respawn_timer;
     bool respawn_pending = false;
     bool recycling = false;  // a replacement is under way
+    std::uint64_t spawned = 0;
   };
 
   void on_worker_ready(WorkerProcess& worker) override;
@@ -163,6 +175,7 @@ class ModelPool final : public WorkerProcess::Events {
   Status status_ = Status::kLoading;
   std::string failure_;
   std::vector<Instance> instances_;
+  std::shared_ptr<ModelStatistics> statistics_ = std::make_shared<ModelStatistics>();
   std::vector<std::unique_ptr<Member>> members_;  // live processes, retiring ones included
   std::vector<std::unique_ptr<Member>> retired_;  // exited, freed outside their callbacks
   RestartPolicy restart_;

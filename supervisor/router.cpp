@@ -6,6 +6,7 @@
 
 #include "supervisor/kserve_request.hpp"
 #include "supervisor/kserve_response.hpp"
+#include "supervisor/statistics_json.hpp"
 
 namespace infervisor::supervisor {
 namespace http = boost::beast::http;
@@ -197,6 +198,11 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       system_shared_memory(std::span(parts).subspan(2), request, context, respond);
       return {};
     }
+    if (parts[1] == "models" && parts.size() == 3 && parts[2] == "stats") {
+      require_method(request, http::verb::get);
+      const auto pools = state_.all_pools();
+      return answer(respond, json_reply(statistics_json(pools)));
+    }
     if (parts[1] == "models" && parts.size() >= 3) {
       ModelPool* pool = state_.find_pool(parts[2]);
       if (!pool) fail_request(404, "no model named '{}'", parts[2]);
@@ -219,6 +225,11 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
         const bool ready = pool->ready() && !state_.draining();
         return answer(respond, json_reply(ready ? R"({"ready":true})" : R"({"ready":false})",
                                           ready ? 200 : 503));
+      }
+      if (parts.size() == next + 1 && parts[next] == "stats") {
+        require_method(request, http::verb::get);
+        const ModelPool* one[] = {pool};
+        return answer(respond, json_reply(statistics_json(one)));
       }
       if (parts.size() == next + 1 && parts[next] == "infer") {
         require_method(request, http::verb::post);
@@ -251,6 +262,9 @@ std::weak_ptr<Job> Router::infer(std::string_view model_name, HttpRequest&& requ
     }
     job = std::make_shared<Job>(state_.next_job_id(), pool->model(), std::move(request.body()),
                                 std::move(respond));
+    job->set_observer([statistics = pool->statistics()](const Job& done, const HttpReply& reply) {
+      statistics->record(done, reply.status);
+    });
     RegionResolver resolve;
     if (ClientRegions* regions = state_.client_regions()) {
       resolve = [regions, &context](std::string_view name) {

@@ -35,6 +35,8 @@ class ServiceState {
   virtual std::uint64_t next_job_id() = 0;
   // Repository load/unload over TCP too (`tcp_admin`); TCP has no peer credentials.
   virtual bool tcp_admin() const { return false; }
+  // Every model's pool, in config order (the statistics of all models).
+  virtual std::vector<const ModelPool*> all_pools() const { return {}; }
   // Client shared-memory regions; nullptr while `client_shared_memory` is off.
   virtual ClientRegions* client_regions() { return nullptr; }
 };

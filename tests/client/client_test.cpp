@@ -6,6 +6,7 @@
 
 #include "tests/client/bytes.hpp"
 #include "tests/client/fake_http_server.hpp"
+#include "tests/client/stats_bodies.hpp"
 
 namespace infervisor::client {
 namespace {
@@ -270,6 +271,50 @@ TEST_F(client_test, RepositoryCallsEncodeTheModelName) {
   ASSERT_EQ(received.size(), 2u);
   EXPECT_EQ(received[0].target, "/v2/repository/models/a%2F..%2Fb/load");
   EXPECT_EQ(received[1].target, "/v2/repository/models/m/unload");
+}
+
+TEST_F(client_test, ModelStatisticsAsksTritonsPathsAndChecksTheModel) {
+  auto sut = make_client();
+  server.reply(http_response(200, testing::stats_body("mlp", 3)));
+  server.reply(http_response(200, testing::stats_body("a/b", 1, true)));
+  server.reply(http_response(200, testing::stats_body("mlp", 2)));
+  server.reply(http_response(200, testing::stats_body("other", 2)));
+  server.reply(http_response(404, R"({"error":"unknown model 'q'"})"));
+
+  const auto all = sut.model_statistics();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "mlp");
+  EXPECT_EQ(all[0].inference_stats.success, (StatDuration{3, 3'600'000}));
+  ASSERT_TRUE(all[0].infervisor.has_value());
+  EXPECT_EQ(all[0].infervisor->workers.at(0).pid, 42u);
+  const auto one = sut.model_statistics("a/b");
+  EXPECT_FALSE(one.at(0).infervisor.has_value());
+  EXPECT_EQ(sut.model_statistics("mlp", "1").at(0).inference_count, 2u);
+  try {
+    sut.model_statistics("mlp");  // answered with another model
+    FAIL() << "expected InfervisorError";
+  } catch (const InfervisorError& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(error.what()).find("GET /v2/models/mlp/stats: bad response: "),
+              std::string::npos)
+        << error.what();
+  }
+  try {
+    sut.model_statistics("q");
+    FAIL() << "expected HttpError";
+  } catch (const HttpError& error) {
+    EXPECT_EQ(error.status(), 404u);
+    EXPECT_EQ(error.server_message(), "unknown model 'q'");
+  }
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 5u);
+  EXPECT_EQ(received[0].method, "GET");
+  EXPECT_EQ(received[0].target, "/v2/models/stats");
+  EXPECT_EQ(received[1].target, "/v2/models/a%2Fb/stats");
+  EXPECT_EQ(received[2].target, "/v2/models/mlp/versions/1/stats");
+  EXPECT_EQ(received[3].target, "/v2/models/mlp/stats");
+  EXPECT_EQ(received[4].target, "/v2/models/q/stats");
+  EXPECT_EQ(server.connections(), 1);
 }
 
 }  // namespace

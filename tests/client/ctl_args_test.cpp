@@ -59,6 +59,32 @@ TEST(client_ctl_args_test, ParsesMetadata) {
   EXPECT_EQ(sut.model, "m");
 }
 
+TEST(client_ctl_args_test, ParsesStatsWithOrWithoutAModel) {
+  auto sut = parse({"stats"});
+  EXPECT_EQ(sut.command, CtlCommand::kStats);
+  EXPECT_EQ(sut.model, "");
+  sut = parse({"stats", "mlp", "--socket", "/tmp/s"});
+  EXPECT_EQ(sut.command, CtlCommand::kStats);
+  EXPECT_EQ(sut.model, "mlp");
+  EXPECT_NE(ctl_usage().find("stats [MODEL]"), std::string_view::npos);
+}
+
+TEST(client_ctl_args_test, ParsesTop) {
+  auto sut = parse({"top"});
+  EXPECT_EQ(sut.command, CtlCommand::kTop);
+  EXPECT_EQ(sut.model, "");
+  EXPECT_EQ(sut.interval_seconds, 1.0);
+  EXPECT_FALSE(sut.count.has_value());
+  sut = parse({"top", "mlp", "--interval", "0.5", "--count=3"});
+  EXPECT_EQ(sut.model, "mlp");
+  EXPECT_EQ(sut.interval_seconds, 0.5);
+  EXPECT_EQ(sut.count, 3);
+  sut = parse({"--count", "1", "top"});
+  EXPECT_EQ(sut.count, 1);
+  EXPECT_NE(ctl_usage().find("top [MODEL] [--interval SECONDS] [--count N]"),
+            std::string_view::npos);
+}
+
 TEST(client_ctl_args_test, HelpWinsAnywhere) {
   EXPECT_EQ(parse({"--help"}).command, CtlCommand::kHelp);
   EXPECT_EQ(parse({"infer", "-h"}).command, CtlCommand::kHelp);
@@ -95,6 +121,23 @@ TEST(client_ctl_args_test, RefusesBadCommandLines) {
       {"health", "--timeout", "1e9"},
       {"health", "--verbose"},
       {"health", "-v"},
+      {"stats", "a", "b"},
+      {"stats", "--interval", "1"},
+      {"stats", "--count", "1"},
+      {"models", "--count", "1"},
+      {"stats", "m", "--shm"},
+      {"top", "a", "b"},
+      {"top", "--json"},
+      {"top", "--interval", "0"},
+      {"top", "--interval", "0.01"},
+      {"top", "--interval", "-1"},
+      {"top", "--interval", "inf"},
+      {"top", "--interval", "1e9"},
+      {"top", "--interval"},
+      {"top", "--count", "0"},
+      {"top", "--count", "-2"},
+      {"top", "--count", "1.5"},
+      {"top", "--count", "x"},
   };
   for (const auto& args : bad) {
     EXPECT_THROW(parse_ctl_args(args), UsageError) << fmt::format("{}", fmt::join(args, " "));

@@ -16,6 +16,7 @@
 #include "common/npy.hpp"
 #include "tests/client/bytes.hpp"
 #include "tests/client/fake_http_server.hpp"
+#include "tests/client/stats_bodies.hpp"
 
 namespace infervisor::client {
 namespace {
@@ -35,7 +36,9 @@ class client_ctl_commands_test : public ::testing::Test {
     return args;
   }
 
-  int run(const CtlArgs& args) { return run_ctl_command(args, out, err); }
+  int run(const CtlArgs& args, bool terminal = false) {
+    return run_ctl_command(args, out, err, terminal);
+  }
 
   FakeHttpServer server;
   testing::TempDir dir;
@@ -78,6 +81,77 @@ TEST_F(client_ctl_commands_test, MetadataPrintsTensors) {
             "name: m\nversions: 1\nplatform: pytorch_torchscript\n"
             "inputs:\n  x FP32 [-1, 3]\noutputs:\n  y INT64 [-1]\n");
   EXPECT_EQ(server.received().at(0).target, "/v2/models/m");
+}
+
+TEST_F(client_ctl_commands_test, StatsPrintsEachModel) {
+  server.reply(http_response(200, testing::stats_body("mlp", 3)));
+  auto stats = args(CtlCommand::kStats);
+  stats.model = "mlp";
+  EXPECT_EQ(run(stats), 0);
+  EXPECT_EQ(out.str(),
+            "mlp (version 1)\n"
+            "  requests:        3 ok, 0 failed\n"
+            "  inferences:      3\n"
+            "  executions:      3, average batch 1.00\n"
+            "  batch sizes:     -\n"
+            "  average µs:      queue 100.0, compute input 0.0, infer 1000.0, output 0.0\n"
+            "  latency µs:      p50 1200.0, p99 1500.0\n"
+            "  pending:         0\n"
+            "  last inference:  never\n"
+            "  workers:\n"
+            "    INSTANCE  STATE  RESTARTS  PID\n"
+            "           0  READY         0   42\n");
+  EXPECT_EQ(server.received().at(0).target, "/v2/models/mlp/stats");
+}
+
+TEST_F(client_ctl_commands_test, TopPrintsAFramePerRefreshFromTwoSamples) {
+  server.reply(http_response(200, testing::stats_body("mlp", 0)));
+  server.reply(http_response(200, testing::stats_body("mlp", 5)));
+  server.reply(http_response(200, testing::stats_body("mlp", 10)));
+  auto top = args(CtlCommand::kTop);
+  top.interval_seconds = 0.1;
+  top.count = 2;
+  EXPECT_EQ(run(top), 0);
+  const auto text = out.str();
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << "no ANSI codes when not a terminal";
+  const auto first = text.find("MODEL");
+  ASSERT_NE(first, std::string::npos) << text;
+  const auto second = text.find("MODEL", first + 1);
+  ASSERT_NE(second, std::string::npos) << text;
+  EXPECT_EQ(text.find("MODEL", second + 1), std::string::npos) << text;
+  EXPECT_NE(text.find("\n\n1 model(s), over the last "), std::string::npos) << text;
+  // Each interval: 5 requests of one inference each, 100 µs queueing, 1 ms computing.
+  const auto row = text.find("\nmlp ", first);
+  ASSERT_NE(row, std::string::npos) << text;
+  const auto line = text.substr(row + 1, text.find('\n', row + 1) - row - 1);
+  EXPECT_NE(line.find("  1.00  "), std::string::npos) << line;
+  EXPECT_NE(line.find("  100.0  "), std::string::npos) << line;
+  EXPECT_NE(line.find("  1000.0  "), std::string::npos) << line;
+  EXPECT_NE(line.find("1/1"), std::string::npos) << line;
+  const auto received = server.received();
+  ASSERT_EQ(received.size(), 3u);
+  for (const auto& request : received)
+    EXPECT_EQ(request.target, "/v2/models/stats");
+}
+
+TEST_F(client_ctl_commands_test, TopClearsTheScreenOfATerminal) {
+  server.reply(http_response(200, testing::stats_body("mlp", 0, true)));
+  server.reply(http_response(200, testing::stats_body("mlp", 1, true)));
+  auto top = args(CtlCommand::kTop);
+  top.model = "mlp";
+  top.interval_seconds = 0.1;
+  top.count = 1;
+  EXPECT_EQ(run(top, true), 0);
+  EXPECT_TRUE(out.str().starts_with("\x1b[H\x1b[2J1 model(s)")) << out.str();
+  EXPECT_EQ(server.received().at(1).target, "/v2/models/mlp/stats");
+}
+
+TEST_F(client_ctl_commands_test, TopStopsOnAnUnknownModel) {
+  server.reply(http_response(404, R"({"error":"unknown model 'q'"})"));
+  auto top = args(CtlCommand::kTop);
+  top.model = "q";
+  EXPECT_THROW(run(top), HttpError);
+  EXPECT_EQ(out.str(), "");
 }
 
 TEST_F(client_ctl_commands_test, InferReadsNpySendsBinaryAndWritesOutputs) {

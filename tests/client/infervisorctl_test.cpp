@@ -1,12 +1,19 @@
 // Drives the real infervisorctl binary as a user would, against the fake server.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 
+#include "common/child_process.hpp"
+#include "common/unique_fd.hpp"
 #include "tests/client/fake_http_server.hpp"
+#include "tests/client/stats_bodies.hpp"
 
 namespace infervisor::client {
 namespace {
@@ -70,6 +77,42 @@ TEST(client_infervisorctl_test, UsageErrorsExitTwo) {
   const auto help = run_ctl("--help");
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.output.find("usage: infervisorctl"), std::string::npos);
+}
+
+TEST(client_infervisorctl_test, TopStopsAfterCount) {
+  FakeHttpServer server;
+  for (int i = 0; i < 3; ++i)
+    server.reply(http_response(200, testing::stats_body("mlp", 2 * i)));
+  const auto run =
+      run_ctl("top --count 2 --interval 0.1 --socket " + server.socket_path().string());
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("REQ/S"), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find('\x1b'), std::string::npos) << "stdout is a pipe, not a terminal";
+  EXPECT_EQ(server.received().size(), 3u);
+}
+
+TEST(client_infervisorctl_test, TopRunsUntilSigintAndExitsZero) {
+  FakeHttpServer server;
+  for (int i = 0; i < 1000; ++i)
+    server.reply(http_response(200, testing::stats_body("mlp", i)));
+  testing::TempDir dir;
+  const UniqueFd output(::open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(output.valid());
+  SpawnOptions options;
+  options.stdout_fd = output.get();
+  options.stderr_fd = output.get();
+  auto top = ChildProcess::spawn(
+      INFERVISORCTL_PATH, {"top", "--interval", "0.1", "--socket", server.socket_path().string()},
+      options);
+  // Two samples taken: it is in its loop, past installing its handler.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server.received().size() < 2 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(server.received().size(), 2u);
+  top.signal(SIGINT);
+  const auto status = top.wait_for(std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->success()) << status->describe();
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+// Triton's statistics extension against the real daemon (issue 11): the counters match a known
+// sequence of jobs, by outcome, and the workers' restarts show.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <thread>
+
+#include "raw_http.hpp"
+#include "raw_socket.hpp"
+#include "running_daemon.hpp"
+
+namespace infervisor::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string entry(const std::string& name, const std::string& file, const std::string& shape) {
+  return "  - name: " + name + "\n    path: " + (models_dir() / file).string() +
+         "\n    instances: {count: 1, device: cpu}\n"
+         "    inputs: [{name: x, dtype: FP32, shape: " +
+         shape + "}]\n" + "    outputs: [{name: y, dtype: FP32, shape: " + shape + "}]\n";
+}
+
+std::string infer_body(std::size_t elements, float value, bool matrix) {
+  std::string data;
+  for (std::size_t i = 0; i < elements; ++i)
+    data += (i ? "," : "") + fmt::format("{}", value);
+  return fmt::format(R"({{"inputs":[{{"name":"x","datatype":"FP32","shape":{},"data":[{}]}}]}})",
+                     matrix ? "[1,256]" : fmt::format("[{}]", elements), data);
+}
+
+boost::json::object stats_of(const RunningDaemon& daemon, const std::string& model) {
+  const auto reply = raw_request(daemon.socket(), "GET", "/v2/models/" + model + "/stats");
+  EXPECT_EQ(reply.status, 200u) << reply.body;
+  const auto document = boost::json::parse(reply.body);
+  const auto& models = document.at("model_stats").as_array();
+  EXPECT_EQ(models.size(), 1u);
+  return models.at(0).as_object();
+}
+
+std::uint64_t count_of(const boost::json::object& stats, const char* what) {
+  return stats.at("inference_stats").at(what).at("count").to_number<std::uint64_t>();
+}
+std::uint64_t ns_of(const boost::json::object& stats, const char* what) {
+  return stats.at("inference_stats").at(what).at("ns").to_number<std::uint64_t>();
+}
+std::uint64_t failures(const boost::json::object& stats, const char* reason) {
+  return stats.at("infervisor").at("failures").at(reason).to_number<std::uint64_t>();
+}
+
+TEST(Statistics_test, CountersMatchAKnownSequenceOfJobs) {
+  RunningDaemon daemon(entry("mlp", "mlp.pt", "[-1, 256]") + entry("faulty", "faulty.pt", "[-1]"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto zero = stats_of(daemon, "mlp");
+  EXPECT_EQ(zero.at("inference_count"), 0);
+  EXPECT_EQ(zero.at("last_inference"), 0);
+
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(
+        raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", infer_body(256, 0.25f, true))
+            .status,
+        200u);
+  }
+  EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", R"({"inputs":[]})").status,
+            400u);
+  EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", "not json").status, 400u);
+  EXPECT_EQ(
+      raw_request(daemon.socket(), "POST", "/v2/models/faulty/infer", infer_body(4, -1.0f, false))
+          .status,
+      500u);
+  EXPECT_EQ(
+      raw_request(daemon.socket(), "POST", "/v2/models/faulty/infer", infer_body(4, 1.0f, false))
+          .status,
+      200u);
+
+  const auto mlp = stats_of(daemon, "mlp");
+  EXPECT_EQ(mlp.at("name"), "mlp");
+  EXPECT_EQ(mlp.at("inference_count"), 5);
+  EXPECT_EQ(mlp.at("execution_count"), 5);
+  EXPECT_GT(mlp.at("last_inference").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(count_of(mlp, "success"), 5u);
+  EXPECT_EQ(count_of(mlp, "fail"), 2u);
+  for (const char* stage : {"queue", "compute_input", "compute_infer", "compute_output"})
+    EXPECT_EQ(count_of(mlp, stage), 5u) << stage;
+  EXPECT_GT(ns_of(mlp, "compute_infer"), 0u);
+  // Each request's whole time holds its queue and compute times.
+  EXPECT_GE(ns_of(mlp, "success"), ns_of(mlp, "queue") + ns_of(mlp, "compute_infer"));
+  EXPECT_EQ(failures(mlp, "bad_request"), 2u);
+  EXPECT_EQ(failures(mlp, "model_error"), 0u);
+  const auto& batches = mlp.at("batch_stats").as_array();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].at("batch_size"), 1);
+  EXPECT_EQ(batches[0].at("compute_infer").at("count"), 5);
+  const auto& latency = mlp.at("infervisor").at("latency_us");
+  EXPECT_GT(latency.at("p50").to_number<double>(), 0);
+  EXPECT_GE(latency.at("p99").to_number<double>(), latency.at("p50").to_number<double>());
+  EXPECT_EQ(mlp.at("infervisor").at("pending"), 0);
+
+  const auto faulty = stats_of(daemon, "faulty");
+  EXPECT_EQ(count_of(faulty, "success"), 1u);
+  EXPECT_EQ(count_of(faulty, "fail"), 1u);
+  EXPECT_EQ(failures(faulty, "model_error"), 1u);
+
+  // Every model, in config order; an unknown one is 404.
+  const auto all = boost::json::parse(raw_request(daemon.socket(), "GET", "/v2/models/stats").body);
+  ASSERT_EQ(all.at("model_stats").as_array().size(), 2u);
+  EXPECT_EQ(all.at("model_stats").at(1).at("name"), "faulty");
+  EXPECT_EQ(raw_request(daemon.socket(), "GET", "/v2/models/nope/stats").status, 404u);
+  EXPECT_EQ(raw_request(daemon.socket(), "GET", "/v2/models/mlp/versions/1/stats").status, 200u);
+
+  // A killed worker is replaced: its slot counts a restart.
+  const auto& workers = mlp.at("infervisor").at("workers").as_array();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0].at("state"), "READY");
+  EXPECT_EQ(workers[0].at("restarts"), 0);
+  const auto pid = static_cast<pid_t>(workers[0].at("pid").to_number<std::int64_t>());
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  bool replaced = false;
+  for (int i = 0; i < 100 && !replaced; ++i) {
+    std::this_thread::sleep_for(100ms);
+    const auto now = stats_of(daemon, "mlp").at("infervisor").at("workers").at(0);
+    replaced = now.at("state") == "READY" && now.at("restarts") == 1;
+  }
+  EXPECT_TRUE(replaced) << daemon.log();
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
+}
+
+TEST(Statistics_test, AModelNamedStatsIsAConfigError) {
+  RunningDaemon daemon(entry("stats", "mlp.pt", "[-1, 256]"));
+  daemon.start();
+  const auto status = daemon.wait_exit(30s);
+  ASSERT_TRUE(status);
+  EXPECT_NE(status->exit_code(), 0);
+  EXPECT_NE(daemon.log().find("'stats' is reserved"), std::string::npos) << daemon.log();
+}
+
+}  // namespace
+}  // namespace infervisor::testing
