@@ -26,12 +26,12 @@ struct CtlInput {
 
 struct CtlArgs {
   CtlCommand command = CtlCommand::kHelp;
-  std::optional<std::filesystem::path> socket;  // --socket PATH
-  std::optional<std::string> url;               // --url http://HOST:PORT
-  std::optional<double> timeout_seconds;        // --timeout SECONDS
-  std::string model;                 // metadata, infer, load, unload; stats, top: may be empty
-  std::vector<CtlInput> inputs;      // infer --input NAME=FILE.npy
-  std::vector<std::string> outputs;  // infer --output NAME
+  std::optional<std::filesystem::path> socket;   // --socket PATH
+  std::optional<std::string> url;                // --url http://HOST:PORT
+  std::optional<double> timeout_seconds;         // --timeout SECONDS
+  std::string model;                             // metadata, infer, load, unload, [stats, top]
+  std::vector<CtlInput> inputs;                  // infer --input NAME=FILE.npy
+  std::vector<std::string> outputs;              // infer --output NAME
   std::optional<std::filesystem::path> out_dir;  // infer --out DIR
   bool json = false;                             // infer --json
   bool shm = false;                              // infer --shm

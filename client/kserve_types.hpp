@@ -125,7 +125,7 @@ struct WorkerStatus {
   std::uint64_t instance = 0;
   std::string state;  // e.g. READY, STARTING, RESTARTING
   std::uint64_t restarts = 0;
-  std::optional<std::uint64_t> pid;  // none while no process runs
+  std::optional<std::uint64_t> pid;  // none while no process runs (sent as 0, null or not at all)
   bool operator==(const WorkerStatus&) const = default;
 };
 

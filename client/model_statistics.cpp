@@ -89,7 +89,8 @@ WorkerStatus worker_status(const json::value& value, std::string_view path) {
   worker.state = string_field(object, "state", path, true);
   worker.restarts = unsigned_field(object, "restarts", path);
   if (const auto* pid = optional_field(object, "pid")) {
-    worker.pid = unsigned_value(*pid, fmt::format("{}.pid", path));
+    const auto value = unsigned_value(*pid, fmt::format("{}.pid", path));
+    if (value != 0) worker.pid = value;  // infervisord's 0: no process runs
   }
   return worker;
 }
@@ -162,7 +163,7 @@ std::vector<ModelStatistics> decode_model_statistics(std::string_view body,
   const auto root = parse_json(body, "model statistics");
   const auto& object = as_object(root, "model statistics");
   const auto* list = object.if_contains("model_stats");
-  if (list == nullptr) corrupt("model statistics.model_stats: missing");
+  if (list == nullptr) corrupt("model_stats: missing");
   const auto& array = as_array(*list, "model_stats");
   std::vector<ModelStatistics> models;
   std::set<std::pair<std::string, std::string>> seen;

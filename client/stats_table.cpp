@@ -18,10 +18,10 @@ std::size_t display_width(std::string_view text) {
   }));
 }
 
-// Rows of cells as aligned columns, two spaces apart: the first `text_columns` to the left, the
-// rest (numbers) to the right; each line starts with `indent`, trailing blanks trimmed.
+// Rows of cells as aligned columns, two spaces apart, column i to the right where alignment[i]
+// is 'r' (numbers), else to the left; each line starts with `indent`, trailing blanks trimmed.
 std::string render_table(const std::vector<std::vector<std::string>>& rows,
-                         std::size_t text_columns, std::string_view indent = {}) {
+                         std::string_view alignment, std::string_view indent = {}) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -34,7 +34,7 @@ std::string render_table(const std::vector<std::vector<std::string>>& rows,
     for (std::size_t i = 0; i < row.size(); ++i) {
       const std::string padding(widths[i] - display_width(row[i]), ' ');
       if (i > 0) line += "  ";
-      line += i < text_columns ? row[i] + padding : padding + row[i];
+      line += i < alignment.size() && alignment[i] == 'r' ? padding + row[i] : row[i] + padding;
     }
     while (!line.empty() && line.back() == ' ')
       line.pop_back();
@@ -126,7 +126,7 @@ std::string workers_table(const std::vector<WorkerStatus>& workers) {
     rows.push_back({fmt::format("{}", worker.instance), worker.state,
                     fmt::format("{}", worker.restarts), integer(worker.pid)});
   }
-  return render_table(rows, 2, "    ");
+  return render_table(rows, "rlrr", "    ");
 }
 
 std::string model_block(const ModelStatistics& model) {
@@ -146,7 +146,7 @@ std::string model_block(const ModelStatistics& model) {
     lines.push_back({"pending:", integer(extras->pending)});
   }
   lines.push_back({"last inference:", utc_time(model.last_inference_ms)});
-  std::string out = model_label(model) + '\n' + render_table(lines, 2, "  ");
+  std::string out = model_label(model) + '\n' + render_table(lines, "ll", "  ");
   if (extras != nullptr && !extras->workers.empty()) {
     out += "  workers:\n" + workers_table(extras->workers);
   }
@@ -265,7 +265,7 @@ std::string format_top(std::span<const ModelStatistics> before,
         std::move(restarts),
     });
   }
-  out += render_table(rows, 2);
+  out += render_table(rows, "llrrrrrrrrrrr");
   if (any_reset) out += "* counters restarted in this interval (reloaded, or a new server)\n";
   return out;
 }

@@ -55,6 +55,8 @@ fi
 # Optional: sd_notify comes from libsystemd when present, else from a small built-in fallback.
 optional=()
 pkg-config --exists libsystemd 2>/dev/null || optional+=(libsystemd-dev)
+# prometheus-cpp-dev: GET /metrics (without it the daemon builds and answers /metrics with 501).
+[[ -f /usr/include/prometheus/text_serializer.h ]] || optional+=(prometheus-cpp-dev)
 # curl: the demo sends one job with it; nothing builds with it.
 command -v curl >/dev/null 2>&1 || optional+=(curl)
 # python3-numpy: the Python client's tests (tests/python) run with Debian's python3 and numpy;

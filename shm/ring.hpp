@@ -84,6 +84,12 @@ class RingWriter {
   // consumer_position_seen(), the position that try_reserve judged the room by.
   std::uint64_t consumer_position() const noexcept;
   std::uint64_t consumer_position_seen() const noexcept { return read_position_cache_; }
+  // Bytes committed (or padded) and not yet released by the consumer, as last seen; for metrics.
+  std::uint64_t bytes_in_use() const noexcept {
+    const auto read = consumer_position();
+    return write_position_ >= read ? write_position_ - read : 0;
+  }
+  std::uint64_t capacity() const noexcept { return ring_.capacity; }
 
   std::uint64_t wakeups() const noexcept { return consumer_.wakeups(); }
   WaitSlot& space_slot() noexcept { return ring_.control->space_ready; }

@@ -53,6 +53,10 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   bool tcp_admin() const override { return config_.tcp_admin; }
   ClientRegions* client_regions() override { return client_regions_.get(); }
   std::vector<const ModelPool*> all_pools() const override;
+  std::size_t connections() const override { return registry_.size(); }
+  double uptime_seconds() const override {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  }
 
  private:
   enum class Phase { kStarting, kServing, kDraining, kStopping, kDone };
@@ -93,6 +97,7 @@ class Daemon final : public ServiceState, public ModelPool::Events {
   int exit_code_ = 0;
   std::uint64_t next_job_id_ = 1;
   std::uint64_t next_generation_ = 1;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace infervisor::supervisor

@@ -112,6 +112,8 @@ std::vector<ModelPool::WorkerSummary> ModelPool::worker_summaries() const {
     WorkerSummary summary;
     summary.instance = static_cast<int>(i);
     summary.restarts = instances_[i].spawned > 0 ? instances_[i].spawned - 1 : 0;
+    summary.deaths = instances_[i].deaths;
+    summary.stops = instances_[i].stops;
     summary.state = instances_[i].respawn_pending ? "RESPAWNING" : "EXITED";
     for (const auto& member : members_) {
       if (member->instance != summary.instance || member->process->retiring()) continue;
@@ -129,6 +131,9 @@ std::vector<ModelPool::WorkerSummary> ModelPool::worker_summaries() const {
           continue;
       }
       summary.pid = member->process->pid();
+      summary.anonymous_rss = member->process->anonymous_rss();
+      std::tie(summary.ring_bytes_in_use, summary.ring_capacity) =
+          member->process->request_ring_usage();
     }
     out.push_back(summary);
   }
@@ -502,6 +507,7 @@ void ModelPool::on_worker_exit(WorkerProcess& worker, const WorkerExit& exit) {
   std::unique_ptr<Member> member = std::move(*found);
   members_.erase(found);
   const int instance = member->instance;
+  ++(exit.caused_by_daemon ? instances_[instance].stops : instances_[instance].deaths);
   const bool was_retiring = worker.retiring();
   handle_orphans(member->inflight.take_all(), *member, exit);
   retired_.push_back(std::move(member));

@@ -111,7 +111,12 @@ class ModelPool final : public WorkerProcess::Events {
     int instance = 0;
     std::string state;  // STARTING, READY, STOPPING, EXITED, or RESPAWNING between two processes
     std::uint64_t restarts = 0;  // processes started for the slot after its first
+    std::uint64_t deaths = 0;    // its processes that died on their own
+    std::uint64_t stops = 0;     // that the daemon stopped (deadline, recycling, load, shutdown)
     pid_t pid = 0;               // 0 while none runs
+    std::optional<std::uint64_t> anonymous_rss;  // of the running process
+    std::uint64_t ring_bytes_in_use = 0;
+    std::uint64_t ring_capacity = 0;
   };
   std::vector<WorkerSummary> worker_summaries() const;
 
@@ -129,6 +134,8 @@ class ModelPool final : public WorkerProcess::Events {
     bool respawn_pending = false;
     bool recycling = false;  // a replacement is under way
     std::uint64_t spawned = 0;
+    std::uint64_t deaths = 0;
+    std::uint64_t stops = 0;
   };
 
   void on_worker_ready(WorkerProcess& worker) override;

@@ -70,6 +70,15 @@ double LatencyHistogram::quantile_us(double q) const noexcept {
   return upper_edge_us(kBuckets - 1);
 }
 
+void SecondsHistogram::add(std::chrono::nanoseconds latency) noexcept {
+  const double seconds = std::chrono::duration<double>(latency).count();
+  std::size_t bucket = 0;
+  while (bucket < kBounds.size() && seconds > kBounds[bucket])
+    ++bucket;
+  ++counts_[bucket];
+  sum_seconds_ += seconds;
+}
+
 void ModelStatistics::record(const Job& job, unsigned status) {
   const auto now = std::chrono::steady_clock::now();
   const auto duration = now - job.created();
@@ -85,6 +94,7 @@ void ModelStatistics::record(const Job& job, unsigned status) {
   }
   success_.add(duration);
   latency_.add(duration);
+  latency_seconds_.add(duration);
   ++inference_count_;
   ++execution_count_;
   if (const auto& times = job.times()) {

@@ -58,6 +58,23 @@ class LatencyHistogram {
   std::uint64_t count_ = 0;
 };
 
+// The same latencies in the fixed buckets a Prometheus histogram exposes (seconds, upper
+// bounds; the last bucket is +Inf).
+class SecondsHistogram {
+ public:
+  static constexpr std::array<double, 18> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                  1,      2.5,     5,      10,    30,     60};
+  void add(std::chrono::nanoseconds latency) noexcept;
+  // Counts per bucket, not cumulative; the last one is above every bound.
+  const std::array<std::uint64_t, kBounds.size() + 1>& counts() const noexcept { return counts_; }
+  double sum_seconds() const noexcept { return sum_seconds_; }
+
+ private:
+  std::array<std::uint64_t, kBounds.size() + 1> counts_{};
+  double sum_seconds_ = 0;
+};
+
 class ModelStatistics {
  public:
   // `status`: the HTTP status of the job's answer.
@@ -75,6 +92,7 @@ class ModelStatistics {
   const StatDuration& compute_infer() const noexcept { return compute_infer_; }
   const StatDuration& compute_output() const noexcept { return compute_output_; }
   const LatencyHistogram& latency() const noexcept { return latency_; }
+  const SecondsHistogram& latency_seconds() const noexcept { return latency_seconds_; }
 
   // One entry of Triton's "model_stats" (name, version and our "infervisor" extras added by the
   // caller).
@@ -91,6 +109,7 @@ class ModelStatistics {
   std::array<std::uint64_t, kOutcomeCount> outcomes_{};
   std::map<std::uint64_t, BatchStats> batch_stats_;
   LatencyHistogram latency_;
+  SecondsHistogram latency_seconds_;
 };
 
 }  // namespace infervisor::supervisor

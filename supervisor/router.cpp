@@ -6,6 +6,7 @@
 
 #include "supervisor/kserve_request.hpp"
 #include "supervisor/kserve_response.hpp"
+#include "supervisor/metrics_text.hpp"
 #include "supervisor/statistics_json.hpp"
 
 namespace infervisor::supervisor {
@@ -153,6 +154,20 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
                                   Respond respond) {
   try {
     const auto parts = split_path(request.target());
+    if (parts.size() == 1 && parts[0] == "metrics") {
+      require_method(request, http::verb::get);
+      const auto pools = state_.all_pools();
+      auto text = metrics_text(pools, {state_.connections(), state_.uptime_seconds()});
+      if (!text) {
+        fail_request(501,
+                     "infervisord was built without prometheus-cpp: no /metrics (install "
+                     "prometheus-cpp-dev and build again)");
+      }
+      HttpReply reply;
+      reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      reply.body = std::move(*text);
+      return answer(respond, std::move(reply));
+    }
     if (parts.empty() || parts[0] != "v2")
       fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
     if (parts.size() == 1) {

@@ -37,6 +37,9 @@ class ServiceState {
   virtual bool tcp_admin() const { return false; }
   // Every model's pool, in config order (the statistics of all models).
   virtual std::vector<const ModelPool*> all_pools() const { return {}; }
+  // For /metrics.
+  virtual std::size_t connections() const { return 0; }
+  virtual double uptime_seconds() const { return 0; }
   // Client shared-memory regions; nullptr while `client_shared_memory` is off.
   virtual ClientRegions* client_regions() { return nullptr; }
 };

@@ -107,6 +107,11 @@ class WorkerProcess {
 
   // Anonymous resident memory (RssAnon in /proc/PID/status), bytes; nullopt if unreadable.
   std::optional<std::uint64_t> anonymous_rss() const;
+  // {bytes in use, capacity} of its request ring; {0, 0} before the channel exists.
+  std::pair<std::uint64_t, std::uint64_t> request_ring_usage() const noexcept {
+    if (!channel_) return {0, 0};
+    return {channel_->requests.bytes_in_use(), channel_->requests.capacity()};
+  }
 
   // Around a blocking wait of the event loop: announce it to the worker (false: an answer is
   // already waiting, so do not block), and take it back.

@@ -30,7 +30,9 @@ constexpr std::string_view kExtras = R"({
                "bad_request": 1, "client_gone": 0},
   "pending": 3, "latency_us": {"p50": 812.5, "p99": 2011},
   "workers": [{"instance": 0, "state": "READY", "restarts": 0, "pid": 1234},
-              {"instance": 1, "state": "RESTARTING", "restarts": 2, "pid": null}]})";
+              {"instance": 1, "state": "RESTARTING", "restarts": 2, "pid": null},
+              {"instance": 2, "state": "STARTING", "restarts": 0, "pid": 0},
+              {"instance": 3, "state": "FAILED", "restarts": 5}]})";
 
 json::value triton_model() {
   return json::parse(kTritonModel);
@@ -104,9 +106,11 @@ TEST(client_model_statistics_test, DecodesInfervisorExtras) {
   EXPECT_EQ(extras.pending, 3u);
   EXPECT_EQ(extras.p50_us, 812.5);
   EXPECT_EQ(extras.p99_us, 2011.0);
-  ASSERT_EQ(extras.workers.size(), 2u);
+  ASSERT_EQ(extras.workers.size(), 4u);
   EXPECT_EQ(extras.workers[0], (WorkerStatus{0, "READY", 0, 1234}));
   EXPECT_EQ(extras.workers[1], (WorkerStatus{1, "RESTARTING", 2, std::nullopt}));
+  EXPECT_EQ(extras.workers[2], (WorkerStatus{2, "STARTING", 0, std::nullopt}));  // pid 0: none
+  EXPECT_EQ(extras.workers[3], (WorkerStatus{3, "FAILED", 5, std::nullopt}));
 }
 
 TEST(client_model_statistics_test, ExtrasAndCacheCountersMayBeLeftOut) {

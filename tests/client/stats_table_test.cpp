@@ -14,9 +14,12 @@ using namespace std::chrono_literals;
 // 1 ms infer and 5 µs output.
 ModelStatistics sample(std::uint64_t ok, std::uint64_t failed, std::uint64_t inferences,
                        std::uint64_t executions, std::uint64_t queue_ns = 250'000) {
-  // Built whole: assigning "mlp" afterwards trips GCC 12's false -Wrestrict warning.
-  ModelStatistics model{
-      .name = "mlp", .version = "1", .inference_count = inferences, .execution_count = executions};
+  ModelStatistics model;
+  // Moved in: assigning the literal trips GCC 12's false -Wrestrict warning here.
+  model.name = std::string("mlp");
+  model.version = std::string("1");
+  model.inference_count = inferences;
+  model.execution_count = executions;
   auto& stats = model.inference_stats;
   stats.success = {ok, ok * 800'000};
   stats.fail = {failed, failed * 50'000};

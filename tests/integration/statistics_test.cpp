@@ -3,7 +3,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "raw_http.hpp"
@@ -134,6 +139,133 @@ TEST(Statistics_test, AModelNamedStatsIsAConfigError) {
   ASSERT_TRUE(status);
   EXPECT_NE(status->exit_code(), 0);
   EXPECT_NE(daemon.log().find("'stats' is reserved"), std::string::npos) << daemon.log();
+}
+
+// A strict reader of the Prometheus text format (0.0.4): every line is a HELP or TYPE comment or
+// a sample `name{label="value",...} number`; names and label names are valid; every sample
+// belongs to a family with a TYPE; histogram buckets are cumulative and end with +Inf ==
+// _count. Returns the samples by their full text before the value, or fails the test.
+std::map<std::string, double> parse_exposition(const std::string& text) {
+  std::map<std::string, double> samples;
+  std::map<std::string, std::string> types;
+  const auto valid_name = [](std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+    });
+  };
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    if (line.starts_with("# HELP ")) {
+      const auto name = line.substr(7, line.find(' ', 7) - 7);
+      EXPECT_TRUE(valid_name(name)) << line;
+      continue;
+    }
+    if (line.starts_with("# TYPE ")) {
+      std::istringstream fields(line.substr(7));
+      std::string name, type;
+      fields >> name >> type;
+      EXPECT_TRUE(valid_name(name)) << line;
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram" ||
+                  type == "summary" || type == "untyped")
+          << line;
+      EXPECT_FALSE(types.contains(name)) << "TYPE given twice: " << line;
+      types[name] = type;
+      continue;
+    }
+    EXPECT_NE(line[0], '#') << "unknown comment: " << line;
+    const auto brace = line.find('{');
+    const auto space = line.rfind(' ');
+    EXPECT_NE(space, std::string::npos) << line;
+    if (space == std::string::npos) continue;
+    const std::string name = line.substr(0, std::min(brace, space));
+    EXPECT_TRUE(valid_name(name)) << line;
+    if (brace != std::string::npos && brace < space) {
+      const auto close = line.find('}', brace);
+      EXPECT_EQ(close + 1, space) << line;
+      std::string labels = line.substr(brace + 1, close - brace - 1);
+      while (!labels.empty()) {
+        const auto equals = labels.find('=');
+        EXPECT_NE(equals, std::string::npos) << line;
+        if (equals == std::string::npos) break;
+        EXPECT_TRUE(valid_name(labels.substr(0, equals))) << line;
+        EXPECT_EQ(labels[equals + 1], '"') << line;
+        const auto end = labels.find('"', equals + 2);
+        EXPECT_NE(end, std::string::npos) << line;
+        if (end == std::string::npos) break;
+        labels = labels.substr(end + 1);
+        if (!labels.empty()) {
+          EXPECT_EQ(labels[0], ',') << line;
+          labels = labels.substr(1);
+        }
+      }
+    }
+    const std::string value = line.substr(space + 1);
+    char* parsed_end = nullptr;
+    const double number = value == "+Inf" ? INFINITY : std::strtod(value.c_str(), &parsed_end);
+    EXPECT_TRUE(value == "+Inf" || (parsed_end && *parsed_end == '\0')) << line;
+    std::string family = name;
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (!types.contains(family) && family.ends_with(suffix))
+        family = family.substr(0, family.size() - std::strlen(suffix));
+    }
+    EXPECT_TRUE(types.contains(family)) << "no TYPE for " << line;
+    EXPECT_FALSE(samples.contains(line.substr(0, space))) << "sample twice: " << line;
+    samples[line.substr(0, space)] = number;
+  }
+  return samples;
+}
+
+TEST(Metrics_test, TheTextIsValidExpositionAndCountsAKnownSequence) {
+  if (!INFERVISOR_WITH_PROMETHEUS) GTEST_SKIP() << "built without prometheus-cpp";
+  RunningDaemon daemon(entry("mlp", "mlp.pt", "[-1, 256]"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", infer_body(256, 0.5f, true))
+            .status,
+        200u);
+  }
+  EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", "{}").status, 400u);
+  const auto reply = raw_request(daemon.socket(), "GET", "/metrics");
+  ASSERT_EQ(reply.status, 200u);
+  EXPECT_EQ(reply.headers.count("Content-Type"), 1u);
+  EXPECT_EQ(reply.headers.count("Content-Type") ? reply.headers.at("Content-Type") : "",
+            "text/plain; version=0.0.4; charset=utf-8");
+  const auto parsed = parse_exposition(reply.body);
+  struct {
+    const std::map<std::string, double>& samples;
+    const std::string& text;
+    double at(const std::string& key) const {
+      const auto it = samples.find(key);
+      if (it != samples.end()) return it->second;
+      ADD_FAILURE() << "no sample " << key << " in\n" << text;
+      return NAN;
+    }
+  } samples{parsed, reply.body};
+  const std::string model = R"(model="mlp",version="1")";
+  EXPECT_EQ(samples.at("infervisor_requests_total{" + model + R"(,outcome="success"})"), 3);
+  EXPECT_EQ(samples.at("infervisor_requests_total{" + model + R"(,outcome="bad_request"})"), 1);
+  EXPECT_EQ(samples.at("infervisor_requests_total{" + model + R"(,outcome="worker_death"})"), 0);
+  EXPECT_EQ(samples.at("infervisor_inferences_total{" + model + "}"), 3);
+  EXPECT_EQ(samples.at("infervisor_executions_total{" + model + "}"), 3);
+  EXPECT_EQ(samples.at("infervisor_request_duration_seconds_count{" + model + "}"), 3);
+  EXPECT_EQ(samples.at("infervisor_request_duration_seconds_bucket{" + model + R"(,le="+Inf"})"),
+            3);
+  EXPECT_GT(samples.at("infervisor_compute_infer_duration_seconds_total{" + model + "}"), 0);
+  EXPECT_EQ(samples.at("infervisor_pending_jobs{" + model + "}"), 0);
+  EXPECT_EQ(samples.at("infervisor_worker_state{" + model + R"(,instance="0",state="READY"})"), 1);
+  EXPECT_GT(samples.at("infervisor_worker_resident_anonymous_bytes{" + model + R"(,instance="0"})"),
+            0);
+  EXPECT_GE(samples.at("infervisor_connections"), 1);
+  EXPECT_GT(samples.at("infervisor_uptime_seconds"), 0);
+  for (const auto& [sample, value] : parsed) {
+    if (sample.starts_with("infervisor_request_duration_seconds_bucket")) EXPECT_LE(value, 3);
+  }
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
 }  // namespace
