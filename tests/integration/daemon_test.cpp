@@ -277,7 +277,7 @@ TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
   // 404: unknown model or endpoint; 405: wrong method.
   EXPECT_EQ(status_of(client, request_for("nosuch", random_tensor(1, 1))), 404u);
   EXPECT_EQ(raw_request(socket, "GET", "/v2/models/nosuch").status, 404u);
-  EXPECT_EQ(raw_request(socket, "GET", "/metrics").status, 404u);
+  EXPECT_EQ(raw_request(socket, "GET", "/v3/models").status, 404u);
   EXPECT_EQ(raw_request(socket, "DELETE", "/v2/models/mlp").status, 405u);
 
   // 413: more than the ring carries per job, and more than max_request_size.
