@@ -24,7 +24,7 @@ using Protocol = asio::local::stream_protocol;
 using Clock = std::chrono::steady_clock;
 
 // A reply larger than this is wrong anyway (the binary one is about 1.2 KB, the JSON one ~5 KB).
-constexpr std::uint64_t kMaxReplyBytes = 1 << 20;
+constexpr std::uint64_t kMaxReplyBytes = std::uint64_t{64} << 20;  // 16 MiB outputs too
 constexpr std::size_t kReadBufferBytes = 64 * 1024;
 // After the window closes, in-flight requests get this long to finish before the run fails.
 constexpr auto kDrainDeadline = std::chrono::seconds(10);
