@@ -53,7 +53,7 @@ struct WireRegion {
   std::uint64_t object_offset;
   std::uint64_t byte_size;
   std::uint32_t key_bytes;
-  std::uint32_t reserved;
+  std::uint32_t owner;
   char key[kMaxRegionKeyBytes + 1];
 };
 
@@ -273,6 +273,7 @@ SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const
     wire.object_offset = region.object_offset;
     wire.byte_size = region.byte_size;
     wire.key_bytes = static_cast<std::uint32_t>(region.key.size());
+    wire.owner = region.owner;
     std::memcpy(wire.key, region.key.data(), region.key.size());
     std::memcpy(record.data() + cursor, &wire, sizeof(wire));
     cursor += sizeof(wire);
@@ -351,9 +352,9 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
       return make_error(ErrorCode::kCorrupt, "region {} key length {} is outside 1-{}", i,
                         wire.key_bytes, kMaxRegionKeyBytes);
     }
-    view.regions.push_back(
-        {wire.token, wire.device, wire.inode, wire.object_offset, wire.byte_size,
-         std::string_view(base + at + offsetof(WireRegion, key), wire.key_bytes)});
+    view.regions.push_back({wire.token, wire.device, wire.inode, wire.object_offset, wire.byte_size,
+                            std::string_view(base + at + offsetof(WireRegion, key), wire.key_bytes),
+                            wire.owner});
   }
 
   std::uint64_t cursor = sizeof(WireFrameHeader);

@@ -64,6 +64,7 @@ struct RegionRef {
   std::uint64_t object_offset = 0;  // where the registered range starts in the object
   std::uint64_t byte_size = 0;      // the registered range's length
   std::string_view key;
+  std::uint32_t owner = 0;  // the object's owner (st_uid) when it was registered
 
   bool operator==(const RegionRef&) const = default;
 };

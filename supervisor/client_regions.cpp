@@ -120,6 +120,8 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
   if (::fstat(fd.get(), &st) != 0)
     fail_request(400, "cannot stat '{}': {}", key, std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail_request(400, "'{}' is not a shared memory object", key);
+  // A second name for an object (a hard link) could be one of the daemon's own segments.
+  if (st.st_nlink != 1) fail_request(403, "'{}' has {} names (hard links)", key, st.st_nlink);
   if (uid != 0 && st.st_uid != uid) {
     fail_request(403, "'{}' belongs to uid {}, not to the registering uid {}", key, st.st_uid, uid);
   }
@@ -138,6 +140,7 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
   region->token = next_token_++;
   region->device = static_cast<std::uint64_t>(st.st_dev);
   region->inode = static_cast<std::uint64_t>(st.st_ino);
+  region->object_owner = st.st_uid;
   // The last holder (the registry or a job) lets go on the daemon's thread, maybe deep inside a
   // job's completion: the release runs later, from the executor.
   ClientRegionPtr shared(region.release(),

@@ -42,6 +42,7 @@ struct ClientRegion {
   std::uint64_t token = 0;  // never reused: names the registration towards workers
   std::uint64_t device = 0;
   std::uint64_t inode = 0;
+  uid_t object_owner = 0;  // st_uid of the object (root may register another uid's)
 };
 
 using ClientRegionPtr = std::shared_ptr<const ClientRegion>;

@@ -113,10 +113,14 @@ void model_metrics(Families& out, const ModelPool& pool) {
   for (const auto& worker : pool.worker_summaries()) {
     const Labels labels = with(model, "instance", std::to_string(worker.instance));
     out.counter("infervisor_worker_restarts_total",
-                "Worker processes started for a slot after its first, by why the previous one "
-                "ended",
+                "Worker processes started for a slot after its first (replacements, recycling, "
+                "loads)",
+                labels, static_cast<double>(worker.restarts));
+    out.counter("infervisor_worker_exits_total",
+                "Worker processes of a slot that ended, by cause: died on their own, or stopped "
+                "by the daemon (deadline kill, recycling, load, unload, shutdown)",
                 with(labels, "cause", "died"), static_cast<double>(worker.deaths));
-    out.counter("infervisor_worker_restarts_total", "", with(labels, "cause", "stopped_by_daemon"),
+    out.counter("infervisor_worker_exits_total", "", with(labels, "cause", "stopped_by_daemon"),
                 static_cast<double>(worker.stops));
     for (const char* state : {"STARTING", "READY", "STOPPING", "RESPAWNING", "EXITED"}) {
       out.gauge("infervisor_worker_state",

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 
+#include "supervisor/config.hpp"
 #include "supervisor/job.hpp"
 
 namespace infervisor::supervisor {
@@ -11,6 +12,17 @@ namespace {
 
 json::object duration_json(const StatDuration& duration) {
   return {{"count", duration.count}, {"ns", duration.ns}};
+}
+
+// Inferences in a request as Triton counts them: the rows of its batch dimension when the
+// model's first input has one (a leading -1), else 1.
+std::uint64_t batch_rows(const Job& job) {
+  const auto& specs = job.model().inputs;
+  const auto& inputs = job.request().inputs;
+  if (specs.empty() || inputs.empty() || specs[0].dims.empty() || specs[0].dims[0] != -1 ||
+      inputs[0].shape.empty() || inputs[0].shape[0] < 1)
+    return 1;
+  return static_cast<std::uint64_t>(inputs[0].shape[0]);
 }
 
 }  // namespace
@@ -95,14 +107,15 @@ void ModelStatistics::record(const Job& job, unsigned status) {
   success_.add(duration);
   latency_.add(duration);
   latency_seconds_.add(duration);
-  ++inference_count_;
+  const std::uint64_t rows = batch_rows(job);
+  inference_count_ += rows;
   ++execution_count_;
   if (const auto& times = job.times()) {
     queue_.add(times->queue);
     compute_input_.add(times->input_copy);
     compute_infer_.add(times->forward);
     compute_output_.add(times->output_copy);
-    auto& batch = batch_stats_[1];
+    auto& batch = batch_stats_[rows];
     batch.compute_input.add(times->input_copy);
     batch.compute_infer.add(times->forward);
     batch.compute_output.add(times->output_copy);

@@ -4,8 +4,9 @@
 // a latency histogram for percentiles.
 //
 // Recorded once per request, when its one answer goes out (Job::complete), whoever answers it.
-// Without dynamic batching every execution is one request, so inference_count, execution_count
-// and the one batch_stats entry (batch size 1) count the same jobs.
+// Without dynamic batching every execution is one request: execution_count counts requests,
+// inference_count their rows (the first input's leading dimension when the model declares it
+// free, as Triton counts a batch), and batch_stats is keyed by those row counts.
 #pragma once
 
 #include <array>

@@ -26,8 +26,9 @@ inline std::uint16_t region_index(RequestLayout& layout, const ClientRegion& reg
   for (std::size_t i = 0; i < layout.regions.size(); ++i) {
     if (layout.regions[i].token == region.token) return static_cast<std::uint16_t>(i + 1);
   }
-  layout.regions.push_back(
-      {region.token, region.device, region.inode, region.offset, region.byte_size, region.key});
+  layout.regions.push_back({region.token, region.device, region.inode, region.offset,
+                            region.byte_size, region.key,
+                            static_cast<std::uint32_t>(region.object_owner)});
   return static_cast<std::uint16_t>(layout.regions.size());
 }
 }  // namespace detail

@@ -77,6 +77,13 @@ uid_t region_caller(const RequestContext& context) {
   if (!context.loopback_peer_uid) {
     fail_request(403, "no local user owns this TCP connection's other end (/proc/net/tcp)");
   }
+  // A loopback connection owned by root is as likely a port forwarder (kubectl port-forward,
+  // socat) carrying someone else's traffic as root itself: it gets no root powers over regions.
+  if (*context.loopback_peer_uid == 0) {
+    fail_request(403,
+                 "a TCP connection owned by root (perhaps a port forwarder) may not use shared "
+                 "memory; root clients use the Unix socket");
+  }
   return *context.loopback_peer_uid;
 }
 
@@ -208,6 +215,11 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       else
         pool->unload(respond);
       return {};
+    }
+    if (parts[1] == "cudasharedmemory") {
+      fail_request(404,
+                   "infervisord does not offer Triton's cuda_shared_memory extension (GET /v2 "
+                   "lists what it offers); system_shared_memory carries host tensors");
     }
     if (parts[1] == "systemsharedmemory") {
       system_shared_memory(std::span(parts).subspan(2), request, context, respond);

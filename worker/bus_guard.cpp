@@ -22,7 +22,10 @@ std::mutex table_mutex;
 
 void on_bus_error(int signal, siginfo_t* info, void*) {
   const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  // Only a fault on memory has an address to judge (si_code > 0); a SIGBUS sent by kill() ends
+  // the worker as it would without the guard.
   for (auto& slot : slots) {
+    if (info->si_code <= 0) break;
     const auto end = slot.end.load(std::memory_order_acquire);
     const auto begin = slot.begin.load(std::memory_order_acquire);
     // (unwatch clears `end` first, then `begin`: a half-cleared slot never matches.)
@@ -35,8 +38,10 @@ void on_bus_error(int signal, siginfo_t* info, void*) {
     }
     break;
   }
-  // Not ours (or the range could not be replaced): die of it, as without the guard.
+  // Not ours (or the range could not be replaced): die of it, as without the guard. (A fault
+  // runs again on return and meets the default action; a sent signal is raised again.)
   ::signal(signal, SIG_DFL);
+  if (info->si_code <= 0) ::raise(signal);
 }
 
 }  // namespace

@@ -56,11 +56,28 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       used_regions.push_back(ref.token);
     return regions_.map(ref);
   };
+  // The client can still write its region while the model reads it. Floating-point data read
+  // in place can only come out as other numbers; integers and booleans may steer indexing after
+  // a check, so on a CPU they are copied into the worker's own memory first (on a GPU the copy
+  // to the device is that snapshot already).
+  std::vector<std::vector<std::byte>> snapshots;
+  const bool on_cpu = model_.device == "cpu";
   for (auto& tensor : tensors) {
     if (tensor.region == 0) continue;
     const auto mapped = map_region(tensor.region);
-    if (!mapped) return reject(record, JobErrorKind::kBadInput, mapped.error().message);
+    if (!mapped) {
+      return reject(record,
+                    mapped.error().code == ErrorCode::kInvalidArgument ? JobErrorKind::kBadInput
+                                                                       : JobErrorKind::kInternal,
+                    mapped.error().message);
+    }
     tensor.data = mapped->subspan(tensor.region_offset, tensor.byte_size);
+    const bool floating = tensor.dtype == DType::kFloat16 || tensor.dtype == DType::kBFloat16 ||
+                          tensor.dtype == DType::kFloat32 || tensor.dtype == DType::kFloat64;
+    if (on_cpu && !floating) {
+      snapshots.emplace_back(tensor.data.begin(), tensor.data.end());
+      tensor.data = snapshots.back();
+    }
     if (tensor.dtype == DType::kBool) {
       for (const std::byte byte : tensor.data) {
         if (std::to_integer<unsigned>(byte) > 1) {
@@ -112,7 +129,10 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       const auto mapped = map_region(placement.region);
       if (!mapped) {
         forward.finish();
-        return reject(record, JobErrorKind::kBadInput, mapped.error().message);
+        return reject(record,
+                      mapped.error().code == ErrorCode::kInvalidArgument ? JobErrorKind::kBadInput
+                                                                         : JobErrorKind::kInternal,
+                      mapped.error().message);
       }
       layout.region = placement.region;
       layout.region_offset = placement.offset;

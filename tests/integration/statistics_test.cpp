@@ -27,12 +27,14 @@ std::string entry(const std::string& name, const std::string& file, const std::s
          shape + "}]\n" + "    outputs: [{name: y, dtype: FP32, shape: " + shape + "}]\n";
 }
 
+// x of `elements` FP32 values `value`: [elements / 256, 256] (`matrix`) or [elements].
 std::string infer_body(std::size_t elements, float value, bool matrix) {
   std::string data;
   for (std::size_t i = 0; i < elements; ++i)
     data += (i ? "," : "") + fmt::format("{}", value);
-  return fmt::format(R"({{"inputs":[{{"name":"x","datatype":"FP32","shape":{},"data":[{}]}}]}})",
-                     matrix ? "[1,256]" : fmt::format("[{}]", elements), data);
+  return fmt::format(
+      R"({{"inputs":[{{"name":"x","datatype":"FP32","shape":{},"data":[{}]}}]}})",
+      matrix ? fmt::format("[{},256]", elements / 256) : fmt::format("[{}]", elements), data);
 }
 
 boost::json::object stats_of(const RunningDaemon& daemon, const std::string& model) {
@@ -68,6 +70,11 @@ TEST(Statistics_test, CountersMatchAKnownSequenceOfJobs) {
             .status,
         200u);
   }
+  // A batch of 4 rows: 4 inferences in one execution, as Triton counts them.
+  ASSERT_EQ(
+      raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", infer_body(4 * 256, 0.25f, true))
+          .status,
+      200u);
   EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", R"({"inputs":[]})").status,
             400u);
   EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/mlp/infer", "not json").status, 400u);
@@ -82,22 +89,24 @@ TEST(Statistics_test, CountersMatchAKnownSequenceOfJobs) {
 
   const auto mlp = stats_of(daemon, "mlp");
   EXPECT_EQ(mlp.at("name"), "mlp");
-  EXPECT_EQ(mlp.at("inference_count"), 5);
-  EXPECT_EQ(mlp.at("execution_count"), 5);
+  EXPECT_EQ(mlp.at("inference_count"), 9);
+  EXPECT_EQ(mlp.at("execution_count"), 6);
   EXPECT_GT(mlp.at("last_inference").to_number<std::uint64_t>(), 0u);
-  EXPECT_EQ(count_of(mlp, "success"), 5u);
+  EXPECT_EQ(count_of(mlp, "success"), 6u);
   EXPECT_EQ(count_of(mlp, "fail"), 2u);
   for (const char* stage : {"queue", "compute_input", "compute_infer", "compute_output"})
-    EXPECT_EQ(count_of(mlp, stage), 5u) << stage;
+    EXPECT_EQ(count_of(mlp, stage), 6u) << stage;
   EXPECT_GT(ns_of(mlp, "compute_infer"), 0u);
   // Each request's whole time holds its queue and compute times.
   EXPECT_GE(ns_of(mlp, "success"), ns_of(mlp, "queue") + ns_of(mlp, "compute_infer"));
   EXPECT_EQ(failures(mlp, "bad_request"), 2u);
   EXPECT_EQ(failures(mlp, "model_error"), 0u);
   const auto& batches = mlp.at("batch_stats").as_array();
-  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[0].at("batch_size"), 1);
   EXPECT_EQ(batches[0].at("compute_infer").at("count"), 5);
+  EXPECT_EQ(batches[1].at("batch_size"), 4);
+  EXPECT_EQ(batches[1].at("compute_infer").at("count"), 1);
   const auto& latency = mlp.at("infervisor").at("latency_us");
   EXPECT_GT(latency.at("p50").to_number<double>(), 0);
   EXPECT_GE(latency.at("p99").to_number<double>(), latency.at("p50").to_number<double>());

@@ -65,6 +65,10 @@ TEST_F(ClientRegions_test, RegistrationRules) {
   std::filesystem::create_symlink(folder_ / "good", folder_ / "link");
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r", "/link", 0, 16); }), 400u);
   EXPECT_NE(last_error_.find("symbolic link"), std::string::npos) << last_error_;
+  std::filesystem::create_hard_link(folder_ / "good", folder_ / "second_name");
+  EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r", "/second_name", 0, 16); }), 403u);
+  EXPECT_NE(last_error_.find("hard links"), std::string::npos) << last_error_;
+  std::filesystem::remove(folder_ / "second_name");
   std::filesystem::create_directory(folder_ / "dir");
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r", "/dir", 0, 16); }), 400u);
   if (me_ == 0) {
