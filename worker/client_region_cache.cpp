@@ -14,10 +14,6 @@
 namespace infervisor::worker {
 namespace {
 
-bool same_time(const timespec& a, const timespec& b) noexcept {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
 // "/name" with no other '/', no NUL, not "/." or "/..": what the daemon accepted.
 bool posix_name(std::string_view key) noexcept {
   return key.size() >= 2 && key[0] == '/' && key.find('/', 1) == std::string_view::npos &&
@@ -39,11 +35,12 @@ ClientRegionCache::~ClientRegionCache() {
 Result<std::span<std::byte>> ClientRegionCache::map(const shm::RegionRef& region) {
   if (const auto it = mappings_.find(region.token); it != mappings_.end()) {
     struct stat st {};
-    const bool unchanged =
-        !bus_guard::faulted(it->second.guard_slot) && ::fstat(it->second.fd.get(), &st) == 0 &&
-        st.st_size == it->second.size && same_time(st.st_ctim, it->second.changed);
+    // (Not st_ctim: writes through the mapping, the worker's own outputs included, move it,
+    // and mapping and page-locking afresh per job cost more than the job's copies.)
+    const bool unchanged = !bus_guard::faulted(it->second.guard_slot) &&
+                           ::fstat(it->second.fd.get(), &st) == 0 && st.st_size == it->second.size;
     if (unchanged) return it->second.range;
-    release(region.token);  // truncated or touched since: map what is there now
+    release(region.token);  // resized since: map what is there now
   }
   auto opened = open(region);
   if (!opened) return opened.error();
@@ -103,7 +100,6 @@ Result<ClientRegionCache::Mapping> ClientRegionCache::open(const shm::RegionRef&
   mapping.length = length;
   mapping.range = whole.subspan(lead, region.byte_size);
   mapping.size = st.st_size;
-  mapping.changed = st.st_ctim;
   if (pin_ && pinned_bytes_ + length <= kMaxPinnedBytes) {
     const auto problem = pin_(whole);
     mapping.pinned = problem.empty();

@@ -5,8 +5,9 @@
 // is not that one, so a name swapped in between is never read. A region stays mapped (and, on a
 // GPU, page-locked, up to kMaxPinnedBytes per worker) until the daemon's RELEASE_REGIONS record
 // says no job uses it any more. Each job looks at the object again (one fstat): a region whose
-// size or metadata changed since it was mapped (truncated, even if grown back) is mapped afresh,
-// since page-locked pages of a truncated object are not the object's any more. Mappings are
+// size changed since it was mapped is mapped afresh, since page-locked pages of a truncated
+// object are not the object's any more. (An object truncated and grown back to the same size
+// between two jobs is not noticed: its page-locked old pages go on being used.) Mappings are
 // watched by bus_guard: a region the client shrinks while a job reads it fails that job instead
 // of killing the worker; a worker with every guard slot taken refuses to map more.
 #pragma once
@@ -15,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <ctime>
 #include <functional>
 #include <span>
 #include <string>
@@ -64,7 +64,6 @@ class ClientRegionCache {
     int guard_slot = -1;
     bool pinned = false;
     off_t size = 0;
-    timespec changed{};  // st_ctim when mapped
   };
   void unmap(Mapping& mapping) noexcept;
   Result<Mapping> open(const shm::RegionRef& region);
