@@ -116,6 +116,26 @@ std::vector<float> json_floats(const std::string& body, std::string_view output 
   return {};
 }
 
+// How many jobs the daemon has written into a worker's ring so far (its debug log).
+std::size_t dispatched(const RunningDaemon& daemon) {
+  const std::string log = daemon.log();
+  std::size_t count = 0;
+  for (auto at = log.find(" dispatched"); at != std::string::npos;
+       at = log.find(" dispatched", at + 1))
+    ++count;
+  return count;
+}
+
+// Waits until a job beyond the first `before` has been dispatched.
+bool wait_for_dispatch(const RunningDaemon& daemon, std::size_t before) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (dispatched(daemon) <= before) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
 class SharedMemory_test : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -286,14 +306,19 @@ TEST_F(SharedMemory_test, ARegionShrunkWhileTheJobReadsItFailsThatJobAlone) {
   ShmObject in(4096);
   in.floats()[0] = 3000.0f;  // rounds
   ASSERT_EQ(register_region(socket(), "shrinking", in.key(), 4096).status, 200u);
+  const auto before = dispatched(*daemon_);
   auto job = std::async(std::launch::async, [] {
     return raw_request(socket(), "POST", "/v2/models/slow/infer", region_infer("shrinking", 1, 1));
   });
-  std::this_thread::sleep_for(300ms);  // it started at once; this is well inside its rounds
+  ASSERT_TRUE(wait_for_dispatch(*daemon_, before)) << daemon_->log();
+  // The worker maps the region and reads x within microseconds of the dispatch; its 3000 rounds
+  // last 0.3-6 s. A truncation before the mapping would fail at the mapping instead, with another
+  // message: the one asserted below is the SIGBUS guard's.
+  std::this_thread::sleep_for(50ms);
   in.truncate(0);
   const auto reply = job.get();
   EXPECT_EQ(reply.status, 400u) << reply.body;
-  EXPECT_NE(error_of(reply).find("shrunk"), std::string::npos) << reply.body;
+  EXPECT_NE(error_of(reply).find("while the job used it"), std::string::npos) << reply.body;
   EXPECT_EQ(unregister_region(socket(), "shrinking").status, 200u);
   expect_serving(workers);
 }
@@ -303,12 +328,13 @@ TEST_F(SharedMemory_test, UnregisterAnswersOnceNoJobUsesTheRegion) {
   ShmObject in(4096);
   in.floats()[0] = 3000.0f;  // rounds: 0.3-6 s
   ASSERT_EQ(register_region(socket(), "busy", in.key(), 4096).status, 200u);
+  const auto before = dispatched(*daemon_);
   const auto sent = Clock::now();
   auto job = std::async(std::launch::async, [] {
     auto reply = raw_request(socket(), "POST", "/v2/models/slow/infer", region_infer("busy", 1, 1));
     return std::pair(reply, Clock::now());
   });
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(wait_for_dispatch(*daemon_, before)) << daemon_->log();  // the job holds it now
   const auto unregistered = unregister_region(socket(), "busy");
   const auto unregistered_at = Clock::now();
   const auto [reply, answered_at] = job.get();
@@ -340,6 +366,7 @@ TEST_F(SharedMemory_test, AClientKilledWhileItsJobRunsLeavesTheDaemonServing) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, socket().c_str(), sizeof(address.sun_path) - 1);
+  const auto before = dispatched(*daemon_);
   const pid_t child = ::fork();
   if (child == 0) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -351,7 +378,7 @@ TEST_F(SharedMemory_test, AClientKilledWhileItsJobRunsLeavesTheDaemonServing) {
     ::_exit(0);
   }
   ASSERT_GT(child, 0);
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(wait_for_dispatch(*daemon_, before)) << daemon_->log();  // its job runs
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   const auto status = raw_request(socket(), "GET", "/v2/systemsharedmemory/status");
