@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "common/bool_bytes.hpp"
 #include "common/half.hpp"
 #include "common/shape.hpp"
 #include "shm/ring.hpp"
@@ -245,11 +246,9 @@ class ElementWriter {
 
 // Binary BOOL data must be 0 or 1 per byte: any other byte is not a valid torch bool.
 void check_bool_bytes(std::span<const std::byte> data, std::string_view name) {
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    if (std::to_integer<unsigned>(data[i]) > 1) {
-      fail_request(kBadRequest, "input '{}' BOOL byte {} is {} (must be 0 or 1)", name, i,
-                   std::to_integer<unsigned>(data[i]));
-    }
+  if (const auto i = first_invalid_bool(data)) {
+    fail_request(kBadRequest, "input '{}' BOOL byte {} is {} (must be 0 or 1)", name, *i,
+                 std::to_integer<unsigned>(data[*i]));
   }
 }
 

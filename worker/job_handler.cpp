@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/bool_bytes.hpp"
 #include "common/shape.hpp"
 #include "worker/input_binding.hpp"
 #include "worker/model_error.hpp"
@@ -17,6 +18,13 @@ namespace {
 
 shm::StageTimes stage_times(const StageDurations& durations) noexcept {
   return {durations.input_copy_ns, durations.forward_ns, durations.output_copy_ns};
+}
+
+// A region the client removed, replaced or shrank is its mistake (400); one this worker cannot
+// open, map or guard is the server's (500).
+shm::JobErrorKind region_error_kind(const Error& error) noexcept {
+  return error.code == ErrorCode::kInvalidArgument ? shm::JobErrorKind::kBadInput
+                                                   : shm::JobErrorKind::kInternal;
 }
 
 }  // namespace
@@ -66,10 +74,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
     if (tensor.region == 0) continue;
     const auto mapped = map_region(tensor.region);
     if (!mapped) {
-      return reject(record,
-                    mapped.error().code == ErrorCode::kInvalidArgument ? JobErrorKind::kBadInput
-                                                                       : JobErrorKind::kInternal,
-                    mapped.error().message);
+      return reject(record, region_error_kind(mapped.error()), mapped.error().message);
     }
     tensor.data = mapped->subspan(tensor.region_offset, tensor.byte_size);
     const bool floating = tensor.dtype == DType::kFloat16 || tensor.dtype == DType::kBFloat16 ||
@@ -78,15 +83,11 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       snapshots.emplace_back(tensor.data.begin(), tensor.data.end());
       tensor.data = snapshots.back();
     }
-    if (tensor.dtype == DType::kBool) {
-      for (const std::byte byte : tensor.data) {
-        if (std::to_integer<unsigned>(byte) > 1) {
-          return reject(record, JobErrorKind::kBadInput,
-                        fmt::format("input '{}' in shared memory holds a BOOL byte that is "
-                                    "neither 0 nor 1",
-                                    tensor.name));
-        }
-      }
+    if (tensor.dtype == DType::kBool && first_invalid_bool(tensor.data)) {
+      return reject(record, JobErrorKind::kBadInput,
+                    fmt::format("input '{}' in shared memory holds a BOOL byte that is neither 0 "
+                                "nor 1",
+                                tensor.name));
     }
   }
   const auto inputs = bind_inputs(model_.inputs, tensors);
@@ -129,10 +130,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       const auto mapped = map_region(placement.region);
       if (!mapped) {
         forward.finish();
-        return reject(record,
-                      mapped.error().code == ErrorCode::kInvalidArgument ? JobErrorKind::kBadInput
-                                                                         : JobErrorKind::kInternal,
-                      mapped.error().message);
+        return reject(record, region_error_kind(mapped.error()), mapped.error().message);
       }
       layout.region = placement.region;
       layout.region_offset = placement.offset;
