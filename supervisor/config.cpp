@@ -343,6 +343,57 @@ std::vector<std::filesystem::path> libraries(const Reporter& report, const YAML:
   return files;
 }
 
+// Rows are stacked along the first dimension of every tensor, so each must have a free one.
+DynamicBatching dynamic_batching(const Reporter& report, const YAML::Node& node,
+                                 const ModelConfig& model, const std::string& where) {
+  if (!node.IsMap()) {
+    report.fail(node, where,
+                "expected a map with max_batch_size, max_queue_delay and "
+                "preferred_batch_sizes");
+  }
+  reject_unknown_keys(report, node, where + ".",
+                      {"max_batch_size", "max_queue_delay", "preferred_batch_sizes"});
+  if (!node["max_batch_size"]) report.fail(node, where + ".max_batch_size", "is missing");
+  DynamicBatching batching;
+  batching.max_batch_size =
+      integer<std::int64_t>(report, node["max_batch_size"], where + ".max_batch_size", 1, 1 << 20);
+  if (node["max_queue_delay"]) {
+    batching.max_queue_delay =
+        duration(report, node["max_queue_delay"], where + ".max_queue_delay");
+    if (batching.max_queue_delay > std::chrono::seconds(10)) {
+      report.fail(node["max_queue_delay"], where + ".max_queue_delay", "at most 10s");
+    }
+  }
+  if (const auto& sizes = node["preferred_batch_sizes"]) {
+    if (!sizes.IsSequence()) {
+      report.fail(sizes, where + ".preferred_batch_sizes", "expected a list of batch sizes");
+    }
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      batching.preferred_batch_sizes.push_back(integer<std::int64_t>(
+          report, sizes[i], fmt::format("{}.preferred_batch_sizes[{}]", where, i), 1,
+          batching.max_batch_size));
+    }
+    std::sort(batching.preferred_batch_sizes.begin(), batching.preferred_batch_sizes.end());
+    const auto& preferred = batching.preferred_batch_sizes;
+    if (std::adjacent_find(preferred.begin(), preferred.end()) != preferred.end()) {
+      report.fail(sizes, where + ".preferred_batch_sizes", "lists a size twice");
+    }
+  }
+  auto check = [&](const std::vector<TensorSpec>& specs, std::string_view kind) {
+    for (const auto& spec : specs) {
+      if (spec.dims.empty() || spec.dims[0] != kFreeDim) {
+        report.fail(node, where,
+                    "batches rows along the first dimension of every input and output, so each "
+                    "needs a free first dimension (-1), but {} '{}' has shape [{}]",
+                    kind, spec.name, fmt::join(spec.dims, ", "));
+      }
+    }
+  };
+  check(model.inputs, "input");
+  check(model.outputs, "output");
+  return batching;
+}
+
 ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t index) {
   const auto where = fmt::format("models[{}]", index);
   if (!node.IsMap()) report.fail(node, where, "expected a map");
@@ -370,7 +421,8 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
                        "restart_window",
                        "max_jobs_per_worker",
                        "max_worker_rss",
-                       "recycle"});
+                       "recycle",
+                       "dynamic_batching"});
   for (const char* required : {"name", "path", "inputs", "outputs"}) {
     if (!node[required]) report.fail(node, fmt::format("{}.{}", where, required), "is missing");
   }
@@ -417,6 +469,11 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
     model.libraries = libraries(report, node["libraries"], named + ".libraries");
   }
   model.supervision = supervision(report, node, named);
+  if (node["dynamic_batching"]) {
+    model.batching =
+        dynamic_batching(report, node["dynamic_batching"], model, named + ".dynamic_batching");
+    if (!node["max_inflight"]) model.max_inflight_per_worker = ModelConfig::kBatchesInFlight;
+  }
   return model;
 }
 

@@ -59,6 +59,18 @@ struct SupervisionPolicy {
   Recycle recycle = Recycle::kStartFirst;
 };
 
+// Dynamic batching (issue 11): queued jobs of one model that agree on every dtype and every
+// dimension but the first run as one forward, their rows stacked along the first dimension of
+// every input and output (batch_former.hpp says which jobs join, and when a batch goes).
+struct DynamicBatching {
+  std::int64_t max_batch_size = 0;  // rows in one forward; 0: no batching
+  // How long the oldest queued job may wait for others to join a batch that is not yet full.
+  std::chrono::microseconds max_queue_delay{0};
+  std::vector<std::int64_t> preferred_batch_sizes;  // ascending; such a batch goes at once
+
+  bool enabled() const noexcept { return max_batch_size > 0; }
+};
+
 struct ModelConfig {
   std::string name;
   std::string version = "1";
@@ -67,14 +79,19 @@ struct ModelConfig {
   int intra_op_threads = 0;                // `threads`; 0: see thread_plan()
   int interop_threads = 0;                 // `interop_threads`; 0: see thread_plan()
   std::uint64_t ring_bytes = 64ull << 20;  // each direction
-  int max_inflight_per_worker = 16;        // jobs written to a worker's ring, not yet answered
-  std::size_t max_queue = 1024;            // jobs waiting for a worker; beyond: 503
+  // Jobs (with dynamic batching: batches) written to a worker's ring, not yet answered.
+  int max_inflight_per_worker = 16;
+  // With dynamic batching, `max_inflight` defaults to this instead: a batch waiting in a worker's
+  // ring can no longer grow, so keep one running and one ready.
+  static constexpr int kBatchesInFlight = 2;
+  std::size_t max_queue = 1024;  // jobs waiting for a worker; beyond: 503
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   // Custom operator libraries the worker dlopen()s, in this order, before loading the model;
   // absolute, resolved against the config file's folder.
   std::vector<std::filesystem::path> libraries;
   SupervisionPolicy supervision;
+  DynamicBatching batching;
 };
 
 struct TcpListen {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/dtype.hpp"
+#include "shm/frame.hpp"
 #include "supervisor/client_regions.hpp"
 #include "supervisor/http_reply.hpp"
 
@@ -108,6 +110,14 @@ class Job {
   // Set when a worker's answer (RESPONSE or ERROR) arrives, before complete().
   void set_times(const JobTimes& times) noexcept { times_ = times; }
   const std::optional<JobTimes>& times() const noexcept { return times_; }
+  // Its request frame's plan, made once when the model's pool admits it (does it fit the ring?)
+  // and used again when it is written alone into a worker's ring.
+  void set_frame_plan(shm::FramePlan plan) { frame_plan_ = std::move(plan); }
+  const std::optional<shm::FramePlan>& frame_plan() const noexcept { return frame_plan_; }
+  // Dynamic batching: the most rows of a batch this job may be part of. A batch that ran out of
+  // memory is split in halves, and each half's jobs keep to their half's size from then on.
+  std::int64_t batch_limit() const noexcept { return batch_limit_; }
+  void set_batch_limit(std::int64_t rows) noexcept { batch_limit_ = rows; }
   // Told of the job's one answer just before it goes out (the model's statistics).
   void set_observer(Observer observer) { observer_ = std::move(observer); }
   void complete(HttpReply reply) {
@@ -133,6 +143,8 @@ class Job {
   std::chrono::steady_clock::time_point created_;
   bool abandoned_ = false;
   std::optional<JobTimes> times_;
+  std::optional<shm::FramePlan> frame_plan_;
+  std::int64_t batch_limit_ = std::numeric_limits<std::int64_t>::max();
   std::vector<std::string> deaths_;
   std::chrono::steady_clock::time_point client_deadline_ =
       std::chrono::steady_clock::time_point::max();

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "shm/frame.hpp"
+#include "supervisor/batch_former.hpp"
+#include "supervisor/batch_frame.hpp"
 #include "supervisor/kserve_response.hpp"
 
 namespace infervisor::supervisor {
@@ -46,7 +48,81 @@ HttpReply encode(const ModelConfig& model, const Job& job, const shm::RecordView
   return encode_infer_response(model, job.request(), *frame);
 }
 
+// The last resort when not even an error message can be formatted.
+HttpReply bare_error() noexcept {
+  HttpReply reply;
+  reply.status = 500;
+  try {
+    reply.body = R"({"error":"cannot encode the answer"})";
+  } catch (...) {
+  }
+  return reply;
+}
+
+std::vector<HttpReply> encode_batch(const ModelConfig& model, std::span<const JobPtr> jobs,
+                                    std::int64_t total_rows, const shm::RecordView& answer,
+                                    std::string_view worker) {
+  std::vector<HttpReply> replies;
+  replies.reserve(jobs.size());
+  auto same_for_all = [&](const HttpReply& reply) {
+    replies.assign(jobs.size(), reply);
+    return replies;
+  };
+  if (answer.type == shm::RecordType::kError)
+    return same_for_all(encode(model, *jobs[0], answer, worker));
+  const auto frame = shm::decode_frame(answer.payload, answer.job_id);
+  if (!frame || frame->kind != shm::FrameKind::kResponse) {
+    // (encode says why, and logs it.)
+    return same_for_all(encode(model, *jobs[0], answer, worker));
+  }
+  std::int64_t first_row = 0;
+  for (const auto& job : jobs) {
+    const std::int64_t rows = job_rows(job->request());
+    const auto slice = slice_rows(*frame, first_row, rows, total_rows);
+    first_row += rows;
+    if (!slice) {
+      spdlog::error("{}: batch of job {}: {}", worker, jobs[0]->id(), slice.error().message);
+      return same_for_all(error_reply(500, slice.error().message));
+    }
+    try {
+      replies.push_back(encode_infer_response(model, job->request(), *slice));
+    } catch (const HttpError& error) {
+      spdlog::error("{}: job {}: {}", worker, job->id(), error.what());
+      replies.push_back(error_reply(error.status(), error.what()));
+    }
+  }
+  return replies;
+}
+
 }  // namespace
+
+std::vector<HttpReply> replies_for_batch(const ModelConfig& model, std::span<const JobPtr> jobs,
+                                         std::int64_t total_rows, const shm::RecordView& answer,
+                                         std::string_view worker) noexcept {
+  try {
+    return encode_batch(model, jobs, total_rows, answer, worker);
+  } catch (const std::exception& error) {
+    spdlog::error("{}: batch of job {}: cannot encode the answers: {}", worker, jobs[0]->id(),
+                  error.what());
+  } catch (...) {
+  }
+  return std::vector<HttpReply>(jobs.size(), bare_error());
+}
+
+std::optional<std::string> split_reason(const shm::RecordView& answer) {
+  if (answer.type != shm::RecordType::kError) return std::nullopt;
+  const auto error = shm::decode_error_payload(answer.payload);
+  if (!error) return std::nullopt;
+  if (error->kind == shm::JobErrorKind::kTooLarge) return std::string(error->message);
+  if (error->message.starts_with("CUDA out of memory")) return std::string(error->message);
+  return std::nullopt;
+}
+
+shm::StageTimes answer_stages(const shm::RecordView& answer) noexcept {
+  const auto stages =
+      shm::decode_stage_times(answer.payload, answer.type == shm::RecordType::kError);
+  return stages ? *stages : shm::StageTimes{};
+}
 
 HttpReply reply_for_answer(const ModelConfig& model, const Job& job, const shm::RecordView& answer,
                            std::string_view worker) noexcept {
@@ -64,10 +140,7 @@ HttpReply reply_for_answer(const ModelConfig& model, const Job& job, const shm::
     }
   } catch (...) {
   }
-  HttpReply reply;  // not even the message could be formatted: the bare minimum
-  reply.status = 500;
-  reply.body = R"({"error":"cannot encode the answer"})";
-  return reply;
+  return bare_error();  // not even the message could be formatted
 }
 
 }  // namespace infervisor::supervisor

@@ -6,6 +6,7 @@
 
 #include "shm/frame.hpp"
 #include "shm/ring.hpp"
+#include "supervisor/batch_former.hpp"
 #include "supervisor/job_answer.hpp"
 #include "supervisor/job_times.hpp"
 #include "supervisor/pick_worker.hpp"
@@ -66,7 +67,8 @@ ModelPool::ModelPool(boost::asio::io_context& io, const DaemonConfig& config,
       events_(events),
       restart_(model.supervision, total_instances(model)),
       deadline_timer_(io),
-      memory_timer_(io) {
+      memory_timer_(io),
+      batch_timer_(io) {
   for (const auto& group : model_.instance_groups) {
     for (int i = 0; i < group.count; ++i) {
       instances_.push_back(
@@ -79,8 +81,10 @@ ModelPool::~ModelPool() {
   shutting_down_ = true;
   answer_queued(503, "the daemon stopped");
   for (auto& member : members_) {
-    for (auto& entry : member->inflight.take_all())
-      entry.job->complete(error_reply(500, "the daemon stopped the worker running this job"));
+    for (auto& entry : member->inflight.take_all()) {
+      for (auto& job : entry.jobs)
+        job->complete(error_reply(500, "the daemon stopped the worker running this job"));
+    }
   }
   reply_loaders(error_reply(503, "the daemon stopped"));
   for (auto& waiter : std::exchange(unload_waiters_, {}))
@@ -151,7 +155,7 @@ std::size_t ModelPool::ready_workers() const noexcept {
 std::size_t ModelPool::in_flight() const noexcept {
   std::size_t total = 0;
   for (const auto& member : members_)
-    total += member->inflight.size();
+    total += member->inflight.jobs();
   return total;
 }
 
@@ -177,10 +181,10 @@ void ModelPool::release_region(std::uint64_t token) {
     member->process->release_region(token);
 }
 
-void ModelPool::check_fits(const Job& job) const {
+void ModelPool::plan_frame(Job& job) const {
+  if (model_.batching.enabled()) check_batch_rows(model_, job.request());
   const auto layout = request_layout(job.request());
-  const auto plan =
-      shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
+  auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
   if (!plan) throw HttpError(400, plan.error().message);
   const std::uint64_t limit = shm::max_payload_bytes(model_.ring_bytes);
   if (plan->total_bytes > limit) {
@@ -189,6 +193,7 @@ void ModelPool::check_fits(const Job& job) const {
                  "bytes per job (ring_size {})",
                  plan->total_bytes, model_.name, limit, model_.ring_bytes);
   }
+  job.set_frame_plan(std::move(*plan));
 }
 
 void ModelPool::submit(JobPtr job) {
@@ -215,7 +220,7 @@ void ModelPool::submit(JobPtr job) {
                  "max_queued_bytes ({}); try again later",
                  queued_bytes_.used, bytes, queued_bytes_.limit);
   }
-  check_fits(*job);
+  plan_frame(*job);
   auto client_timeout = std::chrono::duration_cast<Clock::duration>(policy_.job_timeout);
   if (job->request().timeout && *job->request().timeout < client_timeout)
     client_timeout = *job->request().timeout;
@@ -237,16 +242,85 @@ void ModelPool::enqueue_front(const JobPtr& job) {
 }
 
 bool ModelPool::send(Member& member, const JobPtr& job, bool exclusive) {
+  // Before the commit: a worker that is spinning starts at once, and its stage times must fall
+  // inside the worker time measured from here even if this thread is preempted after the commit.
+  const auto dispatched = Clock::now();
   try {
     if (member.process->write_request(*job) == WorkerProcess::Dispatch::kNoRoom) return false;
   } catch (const HttpError& error) {
     job->complete(error_reply(error.status(), error.what()));
     return true;  // answered: it leaves the queue
   }
-  member.inflight.add(job, Clock::now(), exclusive);
+  member.inflight.add(job, dispatched, exclusive);
   spdlog::debug("{}: job {} dispatched{} ({} in flight)", member.process->describe(), job->id(),
                 exclusive ? " alone" : "", member.inflight.size());
   return true;
+}
+
+bool ModelPool::send_batch(Member& member, std::span<const JobPtr> jobs, std::int64_t rows) {
+  const auto dispatched = Clock::now();  // (as in send)
+  try {
+    if (member.process->write_batch(jobs) == WorkerProcess::Dispatch::kNoRoom) return false;
+  } catch (const HttpError& error) {
+    for (const auto& job : jobs)
+      job->complete(error_reply(error.status(), error.what()));
+    return true;
+  }
+  member.inflight.add_batch(jobs, dispatched);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::vector<std::uint64_t> ids;
+    for (const auto& job : jobs)
+      ids.push_back(job->id());
+    spdlog::debug("{}: batch of {} jobs ({} rows) dispatched: jobs {} ({} in flight)",
+                  member.process->describe(), jobs.size(), rows, fmt::join(ids, ","),
+                  member.inflight.size());
+  }
+  return true;
+}
+
+bool ModelPool::dispatch_batch(Member& member) {
+  const auto choice = choose_batch(queue_, model_.batching,
+                                   shm::max_payload_bytes(model_.ring_bytes), Clock::now());
+  if (!choice.ready) {
+    arm_batch_timer(choice.ready_at);
+    return false;
+  }
+  if (choice.picks.size() == 1) {
+    JobPtr job = queue_.front();
+    if (!send(member, job, /*exclusive=*/false)) return true;
+    queue_.pop_front();
+    release_bytes(*job);
+    return true;
+  }
+  std::vector<JobPtr> jobs;
+  jobs.reserve(choice.picks.size());
+  for (const auto pick : choice.picks)
+    jobs.push_back(queue_[pick]);
+  if (!send_batch(member, jobs, choice.rows)) return true;
+  // Out of the queue, the others keeping their order.
+  std::size_t position = 0;
+  std::size_t next_pick = 0;
+  std::erase_if(queue_, [&](const JobPtr&) {
+    const bool picked = next_pick < choice.picks.size() && choice.picks[next_pick] == position;
+    next_pick += picked;
+    ++position;
+    return picked;
+  });
+  for (const auto& job : jobs)
+    release_bytes(*job);
+  return true;
+}
+
+void ModelPool::arm_batch_timer(Clock::time_point when) {
+  if (batch_timer_armed_ && batch_timer_at_ <= when) return;
+  batch_timer_armed_ = true;
+  batch_timer_at_ = when;
+  batch_timer_.expires_at(when);
+  batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    batch_timer_armed_ = false;
+    pump();
+  });
 }
 
 void ModelPool::pump() {
@@ -295,6 +369,11 @@ void ModelPool::pump() {
     }
     const auto chosen = pick_worker(loads);
     if (!chosen) return;
+    if (model_.batching.enabled()) {
+      // (A batch not yet due leaves the queue as it is, and its timer comes back.)
+      if (!dispatch_batch(*members_[*chosen])) return;
+      continue;
+    }
     if (!send(*members_[*chosen], job, /*exclusive=*/false)) continue;
     queue_.pop_front();
     release_bytes(*job);
@@ -366,6 +445,7 @@ void ModelPool::shutdown(std::chrono::milliseconds timeout) {
   shutting_down_ = true;
   deadline_timer_.cancel();
   memory_timer_.cancel();
+  batch_timer_.cancel();
   answer_queued(503, "the daemon is shutting down");
   reply_loaders(error_reply(503, "the daemon is shutting down"));
   stop_members(timeout);
@@ -424,11 +504,17 @@ void ModelPool::on_worker_answer(WorkerProcess& worker, const shm::RecordView& a
     return;
   }
   const auto now = Clock::now();
-  member->inflight.record_answer_time(now - entry->dispatched);
-  Job& job = *entry->job;
-  if (!job.completed()) {
-    record_job_times(job, entry->dispatched, answer, worker.describe());
-    job.complete(reply_for_answer(model_, job, answer, worker.describe()));
+  member->inflight.record_answer_time(now - entry->dispatched, entry->jobs.size());
+  if (entry->jobs.size() == 1) {
+    Job& job = *entry->jobs.front();
+    if (answer.type == shm::RecordType::kResponse)
+      statistics_->record_execution(inference_rows(job), answer_stages(answer));
+    if (!job.completed()) {
+      record_job_times(job, entry->dispatched, answer, worker.describe());
+      job.complete(reply_for_answer(model_, job, answer, worker.describe()));
+    }
+  } else {
+    answer_batch(*entry, answer, worker.describe());
   }
   if (policy_.max_jobs_per_worker > 0 && !worker.retiring() &&
       member->inflight.answered() >= policy_.max_jobs_per_worker) {
@@ -437,6 +523,40 @@ void ModelPool::on_worker_answer(WorkerProcess& worker, const shm::RecordView& a
   }
   if (worker.retiring()) retire_if_drained(*member);
   if (status_ == Status::kUnloading) maybe_finish_unload();
+}
+
+void ModelPool::answer_batch(InFlightTable::Entry& entry, const shm::RecordView& answer,
+                             const std::string& worker) {
+  const auto& jobs = entry.jobs;
+  std::int64_t rows = 0;
+  for (const auto& job : jobs)
+    rows += job_rows(job->request());
+  if (const auto why = split_reason(answer)) {
+    // Before any of its jobs fails, each half runs as a batch of its own (and may split again).
+    const std::size_t half = jobs.size() / 2;
+    std::int64_t first_rows = 0;
+    for (std::size_t i = 0; i < half; ++i)
+      first_rows += job_rows(jobs[i]->request());
+    spdlog::warn(
+        "{}: a batch of {} jobs ({} rows) failed ({}); running it again as batches of "
+        "{} and {} rows",
+        worker, jobs.size(), rows, *why, first_rows, rows - first_rows);
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      jobs[i]->set_batch_limit(i < half ? first_rows : rows - first_rows);
+    for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+      if (!(*it)->completed()) enqueue_front(*it);
+    }
+    return;
+  }
+  if (answer.type == shm::RecordType::kResponse)
+    statistics_->record_execution(static_cast<std::uint64_t>(rows), answer_stages(answer));
+  const auto replies = replies_for_batch(model_, jobs, rows, answer, worker);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    Job& job = *jobs[i];
+    if (job.completed()) continue;
+    record_job_times(job, entry.dispatched, answer, worker);
+    job.complete(std::move(replies[i]));
+  }
 }
 
 void ModelPool::on_worker_capacity(WorkerProcess&) {
@@ -455,8 +575,12 @@ void ModelPool::handle_orphans(std::vector<InFlightTable::Entry> entries, const 
   const std::string worker = member.process->describe();
   // Put back in their order, ahead of newer jobs.
   std::vector<JobPtr> again;
+  std::vector<JobPtr> jobs;
   for (auto& entry : entries) {
-    JobPtr job = std::move(entry.job);
+    for (auto& job : entry.jobs)
+      jobs.push_back(std::move(job));
+  }
+  for (auto& job : jobs) {
     if (job->completed()) continue;  // its deadline answered it already
     if (status_ == Status::kFailed || status_ == Status::kUnavailable) {
       job->complete(retry_later(
@@ -785,21 +909,23 @@ void ModelPool::check_deadlines() {
     bool kill = false;
     std::uint64_t overdue_job = 0;
     for (const auto& [id, entry] : member.inflight.entries()) {
-      Job& job = *entry.job;
-      if (!job.completed() && now >= job.client_deadline()) {
-        const bool model_limit = job.client_deadline() == job.kill_deadline();
-        job.complete(error_reply(
-            504, fmt::format("job {} of model '{}' was not answered within its {} of {} ms",
-                             job.id(), model_.name, model_limit ? "job_timeout" : "timeout",
-                             millis(job.client_deadline() - job.created()))));
-      }
-      if (now >= job.kill_deadline()) {
-        kill = true;
-        overdue_job = job.id();
-      } else {
-        next =
-            std::min(next, job.completed() ? job.kill_deadline()
-                                           : std::min(job.client_deadline(), job.kill_deadline()));
+      for (const auto& each : entry.jobs) {
+        Job& job = *each;
+        if (!job.completed() && now >= job.client_deadline()) {
+          const bool model_limit = job.client_deadline() == job.kill_deadline();
+          job.complete(error_reply(
+              504, fmt::format("job {} of model '{}' was not answered within its {} of {} ms",
+                               job.id(), model_.name, model_limit ? "job_timeout" : "timeout",
+                               millis(job.client_deadline() - job.created()))));
+        }
+        if (now >= job.kill_deadline()) {
+          kill = true;
+          overdue_job = job.id();
+        } else {
+          next = std::min(next, job.completed()
+                                    ? job.kill_deadline()
+                                    : std::min(job.client_deadline(), job.kill_deadline()));
+        }
       }
     }
     if (kill) {

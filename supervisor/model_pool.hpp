@@ -151,9 +151,17 @@ class ModelPool final : public WorkerProcess::Events {
                       const WorkerExit& exit);
   void pump();
   bool send(Member& member, const JobPtr& job, bool exclusive);
+  bool send_batch(Member& member, std::span<const JobPtr> jobs, std::int64_t rows);
+  // Dynamic batching: sends the batch the front of the queue leads to `member`, or, when it is not
+  // due yet, arms the batch timer and returns false.
+  bool dispatch_batch(Member& member);
+  void arm_batch_timer(std::chrono::steady_clock::time_point when);
+  void answer_batch(InFlightTable::Entry& entry, const shm::RecordView& answer,
+                    const std::string& worker);
   void enqueue_front(const JobPtr& job);
   void release_bytes(const Job& job) noexcept;
-  void check_fits(const Job& job) const;
+  // Checks that the job's frame fits the ring (and a batching model's rows) and keeps its plan.
+  void plan_frame(Job& job) const;
   void fail_model(const std::string& reason);
   void answer_queued(unsigned status, const std::string& reason);
   void stop_members(std::chrono::milliseconds timeout);
@@ -192,6 +200,9 @@ class ModelPool final : public WorkerProcess::Events {
   std::chrono::steady_clock::time_point deadline_armed_ =
       std::chrono::steady_clock::time_point::max();
   boost::asio::steady_timer memory_timer_;
+  boost::asio::steady_timer batch_timer_;  // the queue's lead job has waited max_queue_delay
+  bool batch_timer_armed_ = false;
+  std::chrono::steady_clock::time_point batch_timer_at_{};
   std::vector<std::function<void(HttpReply)>> load_waiters_;
   std::vector<std::function<void(HttpReply)>> unload_waiters_;
   std::deque<int> rolling_;       // instances a repository load of a READY model still replaces

@@ -14,9 +14,9 @@ json::object duration_json(const StatDuration& duration) {
   return {{"count", duration.count}, {"ns", duration.ns}};
 }
 
-// Inferences in a request as Triton counts them: the rows of its batch dimension when the
-// model's first input has one (a leading -1), else 1.
-std::uint64_t batch_rows(const Job& job) {
+}  // namespace
+
+std::uint64_t inference_rows(const Job& job) {
   const auto& specs = job.model().inputs;
   const auto& inputs = job.request().inputs;
   if (specs.empty() || inputs.empty() || specs[0].dims.empty() || specs[0].dims[0] != -1 ||
@@ -24,8 +24,6 @@ std::uint64_t batch_rows(const Job& job) {
     return 1;
   return static_cast<std::uint64_t>(inputs[0].shape[0]);
 }
-
-}  // namespace
 
 const char* outcome_name(Outcome outcome) noexcept {
   switch (outcome) {
@@ -107,19 +105,22 @@ void ModelStatistics::record(const Job& job, unsigned status) {
   success_.add(duration);
   latency_.add(duration);
   latency_seconds_.add(duration);
-  const std::uint64_t rows = batch_rows(job);
-  inference_count_ += rows;
-  ++execution_count_;
+  inference_count_ += inference_rows(job);
   if (const auto& times = job.times()) {
     queue_.add(times->queue);
     compute_input_.add(times->input_copy);
     compute_infer_.add(times->forward);
     compute_output_.add(times->output_copy);
-    auto& batch = batch_stats_[rows];
-    batch.compute_input.add(times->input_copy);
-    batch.compute_infer.add(times->forward);
-    batch.compute_output.add(times->output_copy);
   }
+}
+
+void ModelStatistics::record_execution(std::uint64_t rows, const shm::StageTimes& stages) {
+  using std::chrono::nanoseconds;
+  ++execution_count_;
+  auto& batch = batch_stats_[std::max<std::uint64_t>(rows, 1)];
+  batch.compute_input.add(nanoseconds(stages.input_copy_ns));
+  batch.compute_infer.add(nanoseconds(stages.forward_ns));
+  batch.compute_output.add(nanoseconds(stages.output_copy_ns));
 }
 
 json::object ModelStatistics::triton_json() const {

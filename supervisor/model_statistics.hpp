@@ -3,10 +3,13 @@
 // worker's three stages, Triton's queue / compute_input / compute_infer / compute_output), and
 // a latency histogram for percentiles.
 //
-// Recorded once per request, when its one answer goes out (Job::complete), whoever answers it.
-// Without dynamic batching every execution is one request: execution_count counts requests,
-// inference_count their rows (the first input's leading dimension when the model declares it
-// free, as Triton counts a batch), and batch_stats is keyed by those row counts.
+// Requests are recorded once each, when their one answer goes out (Job::complete), whoever
+// answers it; executions (forwards) once each, when a worker's RESPONSE arrives. inference_count
+// counts the successful requests' rows (the first input's leading dimension when the model
+// declares it free, as Triton counts a batch); execution_count the forwards, one per dynamic
+// batch, so inferences / executions is the average batch; batch_stats is keyed by the rows of an
+// execution, and its compute times are the forwards'. The per-request compute times in
+// inference_stats are those of the execution the request was part of, as in Triton.
 #pragma once
 
 #include <array>
@@ -16,9 +19,14 @@
 #include <map>
 #include <vector>
 
+#include "shm/frame.hpp"
+
 namespace infervisor::supervisor {
 
 class Job;
+
+// The rows a request counts as inferences (see above): at least 1.
+std::uint64_t inference_rows(const Job& job);
 
 // Why a request failed (the metrics' `reason` label).
 enum class Outcome {
@@ -80,6 +88,8 @@ class ModelStatistics {
  public:
   // `status`: the HTTP status of the job's answer.
   void record(const Job& job, unsigned status);
+  // One forward of `rows` rows (one job's, or a batch's), with its worker's stage times.
+  void record_execution(std::uint64_t rows, const shm::StageTimes& stages);
 
   std::uint64_t inference_count() const noexcept { return inference_count_; }
   std::uint64_t execution_count() const noexcept { return execution_count_; }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "shm/frame.hpp"
+#include "supervisor/batch_frame.hpp"
 #include "supervisor/http_reply.hpp"
 #include "supervisor/request_layout.hpp"
 #include "supervisor/worker_command.hpp"
@@ -109,23 +110,16 @@ void WorkerProcess::watch_exit() {
                          });
 }
 
-WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
-  const InferRequest& request = job.request();
-  const auto layout = request_layout(request);
-
-  auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
-  if (!plan) throw HttpError(400, plan.error().message);
-  auto reservation =
-      channel_->requests.try_reserve(shm::RecordType::kRequest, job.id(), plan->total_bytes);
+std::optional<shm::Reservation> WorkerProcess::reserve(std::uint64_t job_id, std::uint64_t bytes) {
+  auto reservation = channel_->requests.try_reserve(shm::RecordType::kRequest, job_id, bytes);
   if (!reservation) {
     if (reservation.error().code == ErrorCode::kTooLarge) {
-      throw HttpError(
-          413, fmt::format("the job's tensors need {} bytes but model '{}' takes at most "
-                           "{} bytes per job (its ring_size)",
-                           plan->total_bytes, model_.name, channel_->requests.max_payload_bytes()));
+      throw HttpError(413, fmt::format("the job's tensors need {} bytes but model '{}' takes at "
+                                       "most {} bytes per job (its ring_size)",
+                                       bytes, model_.name, channel_->requests.max_payload_bytes()));
     }
     kill(reservation.error().message, /*by_daemon=*/false);
-    return Dispatch::kNoRoom;
+    return std::nullopt;
   }
   if (!*reservation) {
     // Look again once the worker has released anything. (With no job in flight the ring may hold
@@ -134,17 +128,47 @@ WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
     // (The position try_reserve saw, not a fresh one: the worker may already have read the
     // padding, and that must count as room.)
     full_at_position_ = channel_->requests.consumer_position_seen();
-    return Dispatch::kNoRoom;
+    return std::nullopt;
   }
+  return **reservation;
+}
+
+WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
+  const InferRequest& request = job.request();
+  const auto layout = request_layout(request);
+  std::optional<shm::FramePlan> fresh;
+  if (!job.frame_plan()) {
+    auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
+    if (!plan) throw HttpError(400, plan.error().message);
+    fresh = std::move(*plan);
+  }
+  const shm::FramePlan& plan = fresh ? *fresh : *job.frame_plan();
+  const auto reservation = reserve(job.id(), plan.total_bytes);
+  if (!reservation) return Dispatch::kNoRoom;
   const auto payloads =
-      shm::write_frame((*reservation)->payload, *plan, shm::FrameKind::kRequest, job.id(),
-                       model_.name, layout.inputs, layout.outputs, layout.frame_regions());
+      shm::write_frame(reservation->payload, plan, shm::FrameKind::kRequest, job.id(), model_.name,
+                       layout.inputs, layout.outputs, layout.frame_regions());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     // (An input in a client's region has no payload here: the worker reads the region.)
     if (!payloads[i].empty())
       std::memcpy(payloads[i].data(), request.inputs[i].data.data(), payloads[i].size());
   }
-  channel_->requests.commit(**reservation);
+  channel_->requests.commit(*reservation);
+  return Dispatch::kSent;
+}
+
+WorkerProcess::Dispatch WorkerProcess::write_batch(std::span<const JobPtr> jobs) {
+  const auto layout = batch_layout(jobs);
+  const auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs);
+  if (!plan) throw HttpError(400, plan.error().message);
+  // The record carries the lead job's id; the pool knows the rest.
+  const std::uint64_t id = jobs.front()->id();
+  const auto reservation = reserve(id, plan->total_bytes);
+  if (!reservation) return Dispatch::kNoRoom;
+  const auto payloads = shm::write_frame(reservation->payload, *plan, shm::FrameKind::kRequest, id,
+                                         model_.name, layout.inputs, layout.outputs);
+  write_batch_inputs(jobs, payloads);
+  channel_->requests.commit(*reservation);
   return Dispatch::kSent;
 }
 

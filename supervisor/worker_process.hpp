@@ -89,6 +89,8 @@ class WorkerProcess {
   // Writes the job's request frame into the ring. kNoRoom: the ring is full now (the job stays
   // with the caller). A job that can never fit throws HttpError 413.
   Dispatch write_request(const Job& job);
+  // Writes one request frame for a dynamic batch (batch_frame.hpp), under the lead job's id.
+  Dispatch write_batch(std::span<const JobPtr> jobs);
 
   // Handles every record waiting in the response ring. Returns how many.
   std::size_t poll();
@@ -120,6 +122,8 @@ class WorkerProcess {
 
  private:
   void spawn();
+  // A request record of `bytes`, or nullopt: the ring is full (or corrupt: the worker is killed).
+  std::optional<shm::Reservation> reserve(std::uint64_t job_id, std::uint64_t bytes);
   void send_sentinel();
   void send_releases();
   void watch_wakeups();

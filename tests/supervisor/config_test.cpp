@@ -161,6 +161,47 @@ TEST_F(Config_test, DeviceCudaMeansEveryGpuOrTheListedOnes) {
   EXPECT_EQ(config.models[0].instance_groups[0].gpus, (std::vector<int>{0, 2}));
 }
 
+TEST_F(Config_test, DynamicBatchingIsPerModelAndCountsBatchesInFlight) {
+  auto config =
+      parse(model_with("    dynamic_batching: {max_batch_size: 32, max_queue_delay: 200us,"
+                       " preferred_batch_sizes: [16, 8]}\n"));
+  const auto& batching = config.models[0].batching;
+  EXPECT_TRUE(batching.enabled());
+  EXPECT_EQ(batching.max_batch_size, 32);
+  EXPECT_EQ(batching.max_queue_delay, std::chrono::microseconds(200));
+  EXPECT_EQ(batching.preferred_batch_sizes, (std::vector<std::int64_t>{8, 16}));
+  EXPECT_EQ(config.models[0].max_inflight_per_worker, ModelConfig::kBatchesInFlight);
+  config = parse(model_with("    max_inflight: 5\n    dynamic_batching: {max_batch_size: 4}\n"));
+  EXPECT_EQ(config.models[0].max_inflight_per_worker, 5);
+  EXPECT_EQ(config.models[0].batching.max_queue_delay, std::chrono::microseconds(0));
+  EXPECT_FALSE(parse(model_with("")).models[0].batching.enabled());
+}
+
+TEST_F(Config_test, DynamicBatchingRefusesWhatCannotBatch) {
+  EXPECT_NE(error_of(model_with("    dynamic_batching: {max_queue_delay: 1ms}\n"))
+                .find("dynamic_batching.max_batch_size: is missing"),
+            std::string::npos);
+  EXPECT_NE(error_of(model_with("    dynamic_batching: {max_batch_size: 0}\n")), "");
+  EXPECT_NE(error_of(model_with("    dynamic_batching: {max_batch_size: 8, max_queue_delay: 1h}\n"))
+                .find("at most 10s"),
+            std::string::npos);
+  EXPECT_NE(error_of(model_with(
+                "    dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [9]}\n")),
+            "");
+  EXPECT_NE(
+      error_of(
+          model_with("    dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [2, 2]}\n"))
+          .find("twice"),
+      std::string::npos);
+  EXPECT_NE(error_of(model_with("    dynamic_batching: {max_batch_size: 8, delay: 1ms}\n")), "");
+  const auto fixed = error_of(
+      "models:\n  - name: m\n    path: model.pt\n    dynamic_batching: {max_batch_size: 8}\n"
+      "    inputs: [{name: x, dtype: FP32, shape: [-1, 4]}]\n"
+      "    outputs: [{name: y, dtype: FP32, shape: [4]}]\n");
+  EXPECT_NE(fixed.find("output 'y' has shape [4]"), std::string::npos) << fixed;
+  EXPECT_NE(fixed.find("free first dimension"), std::string::npos) << fixed;
+}
+
 TEST_F(Config_test, ErrorsNameTheFileTheLineTheKeyAndTheReason) {
   const auto message = error_of("log_level: info\nbogus: 1\n" + model_with(""));
   EXPECT_NE(message.find("test.yaml:2"), std::string::npos) << message;

@@ -23,7 +23,7 @@ TEST_F(InFlightTable_test, TakesAnswersByIdOnce) {
   EXPECT_EQ(sut.size(), 2u);
   auto entry = sut.take(7);
   ASSERT_TRUE(entry);
-  EXPECT_EQ(entry->job->id(), 7u);
+  EXPECT_EQ(entry->id(), 7u);
   EXPECT_FALSE(sut.take(7));
   EXPECT_FALSE(sut.take(8));
   EXPECT_EQ(sut.size(), 1u);
@@ -35,9 +35,26 @@ TEST_F(InFlightTable_test, TakeAllReturnsEveryJobInArrivalOrder) {
     sut.add(job(id), now, false);
   const auto all = sut.take_all();
   ASSERT_EQ(all.size(), 4u);
-  EXPECT_EQ(all[0].job->id(), 1u);
-  EXPECT_EQ(all[3].job->id(), 9u);
+  EXPECT_EQ(all[0].id(), 1u);
+  EXPECT_EQ(all[3].id(), 9u);
   EXPECT_TRUE(sut.empty());
+}
+
+TEST_F(InFlightTable_test, ABatchIsOneRecordUnderItsLeadJobsIdAndCountsItsJobs) {
+  const auto now = InFlightTable::Clock::now();
+  const std::vector<JobPtr> batch{job(4), job(6), job(5)};
+  sut.add_batch(batch, now);
+  sut.add(job(8), now, false);
+  EXPECT_EQ(sut.size(), 2u);
+  EXPECT_EQ(sut.jobs(), 4u);
+  EXPECT_FALSE(sut.take(6));  // only the lead's id names the record
+  auto entry = sut.take(4);
+  ASSERT_TRUE(entry);
+  ASSERT_EQ(entry->jobs.size(), 3u);
+  EXPECT_EQ(entry->jobs[1]->id(), 6u);
+  EXPECT_EQ(sut.jobs(), 1u);
+  sut.record_answer_time(1us, entry->jobs.size());
+  EXPECT_EQ(sut.answered(), 3u);
 }
 
 TEST_F(InFlightTable_test, KnowsWhileAnExclusiveJobIsInFlight) {

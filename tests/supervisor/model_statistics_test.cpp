@@ -33,13 +33,16 @@ TEST(ModelStatistics_test, CountsSuccessesAndTheirStagesAndFailuresApart) {
     job.set_times({10us, 20us, 1us, 100us, 2us});
     stats.record(job, 200);
   }
+  // The three ran as one batch of 3 rows, and one job ran alone.
+  stats.record_execution(3, {1000, 100'000, 2000});
+  stats.record_execution(1, {1000, 50'000, 2000});
   Job refused(9, model, "", [](HttpReply) {});
   stats.record(refused, 503);
   Job died(10, model, "", [](HttpReply) {});
   died.record_death("killed by signal 9");
   stats.record(died, 500);
   EXPECT_EQ(stats.inference_count(), 3u);
-  EXPECT_EQ(stats.execution_count(), 3u);
+  EXPECT_EQ(stats.execution_count(), 2u);
   EXPECT_EQ(stats.success().count, 3u);
   EXPECT_EQ(stats.fail().count, 2u);
   EXPECT_EQ(stats.queue().ns, 30'000u);
@@ -50,6 +53,9 @@ TEST(ModelStatistics_test, CountsSuccessesAndTheirStagesAndFailuresApart) {
   EXPECT_EQ(stats.outcomes(Outcome::kWorkerDeath), 1u);
   const auto json = stats.triton_json();
   EXPECT_EQ(json.at("batch_stats").at(0).at("batch_size"), 1);
+  EXPECT_EQ(json.at("batch_stats").at(1).at("batch_size"), 3);
+  EXPECT_EQ(json.at("batch_stats").at(1).at("compute_infer").at("count"), 1);
+  EXPECT_EQ(json.at("batch_stats").at(1).at("compute_infer").at("ns"), 100'000);
   EXPECT_EQ(json.at("inference_stats").at("compute_infer").at("count"), 3);
 }
 
