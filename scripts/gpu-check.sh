@@ -7,7 +7,9 @@
 #   scripts/gpu-check.sh test    the whole CTest suite, GPU tests included
 #   scripts/gpu-check.sh bench   ResNet-50 scripted now with the machine's torchvision, then
 #                                infervisor-bench-gpu (BENCH_ARGS, e.g. --quick, go to it)
-#   scripts/gpu-check.sh all     all three (the default)
+#   scripts/gpu-check.sh batching  the same ResNet-50 through infervisor-bench-batching: batch-1
+#                                traffic with dynamic batching off and on (BATCHING_ARGS go to it)
+#   scripts/gpu-check.sh all     build, test and bench (the default)
 #
 # Needs no network: Boost, spdlog, yaml-cpp, GTest, Google Benchmark, CMake, ninja, a CUDA toolkit
 # and python3 with torch and torchvision must be there already.
@@ -39,10 +41,18 @@ bench() {
   "$build_dir/bin/infervisor-bench-gpu" --model "$model" ${BENCH_ARGS:-}
 }
 
+batching() {
+  local model=$build_dir/models/resnet50.pt
+  [[ -f $model ]] || python3 "$root/bench/gpu/make_resnet50.py" "$model"
+  # shellcheck disable=SC2086  # BATCHING_ARGS is a list of options
+  "$build_dir/bin/infervisor-bench-batching" --gpu "$model" ${BATCHING_ARGS:-}
+}
+
 case $stage in
   build) build ;;
   test) run_tests ;;
   bench) bench ;;
+  batching) batching ;;
   all) build && run_tests && bench ;;
-  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|bench|batching|all]" >&2; exit 2 ;;
 esac
