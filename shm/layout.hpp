@@ -22,7 +22,7 @@ inline constexpr std::size_t kPageBytes = 4096;
 inline constexpr std::size_t kRecordAlignment = 64;
 
 inline constexpr std::uint64_t kSegmentMagic = 0x3152535652464e49ULL;  // "INFRVSR1", little-endian
-inline constexpr std::uint32_t kLayoutVersion = 2;
+inline constexpr std::uint32_t kLayoutVersion = 3;                     // 3: worker_device_bytes
 
 // Shared fields are plain integers reached through std::atomic_ref (see shared()), so every
 // shared struct stays trivially copyable and has the same layout in every process.
@@ -115,6 +115,10 @@ struct SegmentHeader {
   RingPlacement response;
   // Stored last, with release ordering, once every field above is written.
   std::uint32_t state;
+  std::uint32_t reserved;
+  // The worker's own report, rewritten after each job: device memory its allocator holds (bytes;
+  // 0 on a CPU). Only ever shown in the metrics, never trusted for anything else.
+  std::uint64_t worker_device_bytes;
 };
 
 static_assert(sizeof(RecordHeader) == kRecordAlignment);

@@ -56,7 +56,7 @@ std::optional<Placements> place(const SegmentLayout& layout) noexcept {
   const auto response = page_round(layout.response_ring_bytes);
   if (!request || !response) return std::nullopt;
   Placements out{};
-  std::uint64_t cursor = kPageBytes;  // the header's page
+  std::uint64_t cursor = kPageBytes;                            // the header's page
   out.request = {cursor, cursor + kControlBytes, *request, 0};  // keys: set by create()
   if (__builtin_add_overflow(out.request.data_offset, *request, &cursor)) return std::nullopt;
   out.response = {cursor, cursor + kControlBytes, *response, 0};
@@ -266,6 +266,16 @@ Result<Segment> Segment::open(std::string_view name, const SegmentExpectation& e
     }
   }
   return segment;
+}
+
+void Segment::report_device_bytes(std::uint64_t bytes) noexcept {
+  auto& live = *static_cast<SegmentHeader*>(region_.get_address());
+  shared(live.worker_device_bytes).store(bytes, std::memory_order_relaxed);
+}
+
+std::uint64_t Segment::reported_device_bytes() const noexcept {
+  auto& live = *static_cast<SegmentHeader*>(region_.get_address());
+  return shared(live.worker_device_bytes).load(std::memory_order_relaxed);
 }
 
 RingView Segment::ring_view(const RingPlacement& placement) const noexcept {

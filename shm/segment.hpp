@@ -79,6 +79,11 @@ class Segment {
   RingView request_ring() const noexcept { return ring_view(header_.request); }
   RingView response_ring() const noexcept { return ring_view(header_.response); }
 
+  // The worker's device-memory report (SegmentHeader::worker_device_bytes): written by the
+  // worker, read by the supervisor for its metrics.
+  void report_device_bytes(std::uint64_t bytes) noexcept;
+  std::uint64_t reported_device_bytes() const noexcept;
+
  private:
   Segment() = default;
   RingView ring_view(const RingPlacement& placement) const noexcept;

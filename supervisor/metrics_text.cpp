@@ -133,6 +133,12 @@ void model_metrics(Families& out, const ModelPool& pool) {
                 "RssAnon of the worker process (what a leak grows)", labels,
                 static_cast<double>(*worker.anonymous_rss));
     }
+    if (worker.gpu_memory_bytes) {
+      out.gauge("infervisor_worker_gpu_memory_bytes",
+                "GPU memory the worker's CUDA caching allocator holds (reserved, cached blocks "
+                "included; its CUDA context is not counted), as the worker reports after each job",
+                labels, static_cast<double>(*worker.gpu_memory_bytes));
+    }
     out.gauge("infervisor_worker_request_ring_bytes",
               "Bytes of the worker's request ring holding jobs it has not read yet", labels,
               static_cast<double>(worker.ring_bytes_in_use));

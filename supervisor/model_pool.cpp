@@ -136,6 +136,7 @@ std::vector<ModelPool::WorkerSummary> ModelPool::worker_summaries() const {
       }
       summary.pid = member->process->pid();
       summary.anonymous_rss = member->process->anonymous_rss();
+      summary.gpu_memory_bytes = member->process->device_memory_bytes();
       std::tie(summary.ring_bytes_in_use, summary.ring_capacity) =
           member->process->request_ring_usage();
     }

@@ -114,7 +114,8 @@ class ModelPool final : public WorkerProcess::Events {
     std::uint64_t deaths = 0;    // its processes that died on their own
     std::uint64_t stops = 0;     // that the daemon stopped (deadline, recycling, load, shutdown)
     pid_t pid = 0;               // 0 while none runs
-    std::optional<std::uint64_t> anonymous_rss;  // of the running process
+    std::optional<std::uint64_t> anonymous_rss;     // of the running process
+    std::optional<std::uint64_t> gpu_memory_bytes;  // a GPU worker's allocator, as it reports
     std::uint64_t ring_bytes_in_use = 0;
     std::uint64_t ring_capacity = 0;
   };

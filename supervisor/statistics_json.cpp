@@ -21,10 +21,12 @@ std::string statistics_json(std::span<const ModelPool* const> pools) {
     }
     json::array workers;
     for (const auto& worker : pool->worker_summaries()) {
-      workers.emplace_back(json::object{{"instance", worker.instance},
-                                        {"state", worker.state},
-                                        {"restarts", worker.restarts},
-                                        {"pid", worker.pid}});
+      json::object entry_of_worker{{"instance", worker.instance},
+                                   {"state", worker.state},
+                                   {"restarts", worker.restarts},
+                                   {"pid", worker.pid}};
+      if (worker.gpu_memory_bytes) entry_of_worker["gpu_memory_bytes"] = *worker.gpu_memory_bytes;
+      workers.emplace_back(std::move(entry_of_worker));
     }
     entry["infervisor"] = json::object{
         {"failures", std::move(failures)},

@@ -109,6 +109,12 @@ class WorkerProcess {
 
   // Anonymous resident memory (RssAnon in /proc/PID/status), bytes; nullopt if unreadable.
   std::optional<std::uint64_t> anonymous_rss() const;
+  // Device memory its allocator holds, as the worker last reported it (a GPU worker reports after
+  // each job); nullopt for a CPU worker or before the channel exists.
+  std::optional<std::uint64_t> device_memory_bytes() const noexcept {
+    if (!channel_ || identity_.device.kind != DeviceSpec::Kind::kCuda) return std::nullopt;
+    return channel_->segment.reported_device_bytes();
+  }
   // {bytes in use, capacity} of its request ring; {0, 0} before the channel exists.
   std::pair<std::uint64_t, std::uint64_t> request_ring_usage() const noexcept {
     if (!channel_) return {0, 0};

@@ -36,6 +36,7 @@ class CpuBackend final : public DeviceBackend {
   std::string pin(std::span<std::byte>) override { return {}; }
   void unpin(std::span<std::byte>) override {}
   void release_cached_memory() override {}
+  std::uint64_t memory_bytes() override { return 0; }
   std::string describe() override { return "cpu"; }
   std::string fault() override { return {}; }
 };

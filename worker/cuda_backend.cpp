@@ -116,6 +116,16 @@ class CudaBackend final : public DeviceBackend {
 
   void release_cached_memory() override { c10::cuda::CUDACachingAllocator::emptyCache(); }
 
+  std::uint64_t memory_bytes() override {
+    try {
+      const auto stats =
+          c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device_));
+      return static_cast<std::uint64_t>(stats.reserved_bytes[0].current);  // [0]: every pool
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+
   std::string describe() override {
     cudaDeviceProp properties{};
     if (cudaGetDeviceProperties(&properties, device_) != cudaSuccess) {

@@ -52,6 +52,9 @@ class DeviceBackend {
   virtual void unpin(std::span<std::byte> memory) = 0;
   // After an out-of-memory error: gives the allocator's cached blocks back to the device.
   virtual void release_cached_memory() = 0;
+  // Device memory this process's allocator holds now (reserved, cached blocks included), bytes;
+  // 0 on a CPU. Cheap enough to ask after every job.
+  virtual std::uint64_t memory_bytes() = 0;
   // For READY: "NVIDIA H200, GPU-5a8f..., 1034 of 143771 MiB in use (all processes)".
   virtual std::string describe() = 0;
   // After a failed job: empty if the device still works, else the sticky error that leaves every

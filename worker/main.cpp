@@ -127,7 +127,13 @@ ExitStatus run(std::span<char* const> args) {
   ClientRegionCache regions(std::move(pin), std::move(unpin));
   JobHandler jobs(model, started->runner, channel->requests, replies, regions, who);
   ServeContext context{
-      channel->requests, replies, jobs, regions, policy, channel_options.supervisor_pid, who};
+      channel->requests, replies, jobs, regions, policy, channel_options.supervisor_pid, who, {}};
+  if (model.device != "cpu") {
+    context.after_job = [&] {
+      channel->segment.report_device_bytes(started->runner.device_memory_bytes());
+    };
+    context.after_job();  // the model and the warm-up's memory, before the first job
+  }
   return serve(context);
 }
 

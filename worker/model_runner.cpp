@@ -475,6 +475,14 @@ std::string_view ModelRunner::device_fault() const {
   return state_->message;
 }
 
+std::uint64_t ModelRunner::device_memory_bytes() const noexcept {
+  try {
+    return state_->backend ? state_->backend->memory_bytes() : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 std::string_view ModelRunner::describe_device() const {
   state_->message = state_->backend ? state_->backend->describe() : std::string("cpu");
   return state_->message;

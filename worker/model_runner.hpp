@@ -138,6 +138,8 @@ class ModelRunner {
   std::string_view device_fault() const;
   // For READY: the device's name, UUID and memory in use, or "cpu".
   std::string_view describe_device() const;
+  // Device memory the model's allocator holds now, bytes; 0 on a CPU.
+  std::uint64_t device_memory_bytes() const noexcept;
 
   struct State;
 

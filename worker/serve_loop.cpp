@@ -34,6 +34,7 @@ ExitStatus serve(ServeContext& context) {
     switch (record->type) {
       case shm::RecordType::kRequest:
         if (const auto stop = context.jobs.handle_request(*record)) return *stop;
+        if (context.after_job) context.after_job();
         break;
       case shm::RecordType::kShutdown: {
         context.requests.release(*record);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string_view>
 
 #include "shm/ring.hpp"
@@ -22,6 +23,8 @@ struct ServeContext {
   shm::SpinPolicy policy;
   pid_t supervisor = 0;
   std::string_view who;  // for log lines
+  // Called after each job is answered (the device-memory report); may be empty.
+  std::function<void()> after_job;
 };
 
 // The ring is FIFO, so when SHUTDOWN arrives every earlier request has been answered: the worker

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "raw_http.hpp"
 #include "running_daemon.hpp"
 #include "supervisor/gpu_inventory.hpp"
 
@@ -198,6 +200,13 @@ TEST(Gpu_test, AJobThatExhaustsGpuMemoryFailsAndTheWorkerServesOn) {
     EXPECT_EQ(floats_of(result.outputs.at(0)), (std::vector<float>{gib}));
   }
   EXPECT_EQ(daemon.worker_pids(), workers);
+  // The 1 GiB stays in the worker's caching allocator, and its report says so.
+  const auto stats = raw_request(daemon.socket(), "GET", "/v2/models/allocate/stats");
+  ASSERT_EQ(stats.status, 200u) << stats.body;
+  const auto worker =
+      boost::json::parse(stats.body).at("model_stats").at(0).at("infervisor").at("workers").at(0);
+  EXPECT_GE(worker.at("gpu_memory_bytes").to_number<std::uint64_t>(), std::uint64_t{1} << 30)
+      << stats.body;
   EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 

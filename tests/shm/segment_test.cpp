@@ -78,6 +78,15 @@ TEST_F(Segment_test, OpenSeesWhatCreateBuilt) {
   EXPECT_EQ(opened->response_ring().data[100], std::byte{0x5a});
 }
 
+TEST_F(Segment_test, TheWorkersDeviceMemoryReportReachesTheCreator) {
+  auto sut = create();
+  EXPECT_EQ(sut.reported_device_bytes(), 0u);  // nothing reported yet (a CPU worker never does)
+  auto opened = Segment::open(sut.name(), {kGeneration, ::getpid()});
+  ASSERT_TRUE(opened) << opened.error().message;
+  opened->report_device_bytes(std::uint64_t{3} << 30);
+  EXPECT_EQ(sut.reported_device_bytes(), std::uint64_t{3} << 30);
+}
+
 TEST_F(Segment_test, IsPrivateToItsOwnerAndBackedInFull) {
   auto sut = create();
   struct stat info {};

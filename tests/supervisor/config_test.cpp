@@ -182,9 +182,10 @@ TEST_F(Config_test, DynamicBatchingRefusesWhatCannotBatch) {
                 .find("dynamic_batching.max_batch_size: is missing"),
             std::string::npos);
   EXPECT_NE(error_of(model_with("    dynamic_batching: {max_batch_size: 0}\n")), "");
-  EXPECT_NE(error_of(model_with("    dynamic_batching: {max_batch_size: 8, max_queue_delay: 1h}\n"))
-                .find("at most 10s"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(model_with("    dynamic_batching: {max_batch_size: 8, max_queue_delay: 11s}\n"))
+          .find("at most 10s"),
+      std::string::npos);
   EXPECT_NE(error_of(model_with(
                 "    dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [9]}\n")),
             "");
