@@ -21,8 +21,9 @@ boost::json::array tensor_data_to_json(DType dtype, std::span<const std::byte> d
                                        std::string_view what);
 
 // `data` may be flat or nested one array level per dimension; either way it must hold exactly
-// `element_count` values, each one representable in `dtype` (null reads as NaN for float types).
-// Throws InfervisorError(kCorrupt) naming the tensor, the element and what was wrong with it.
+// `element_count` values, each one a `dtype` value by the rules of common/json_element.hpp (which
+// the daemon follows too: null is NaN for float types, 3.0 is 3 for integer types, ...). Throws
+// InfervisorError(kCorrupt) naming the tensor, the element and what was wrong with it.
 std::vector<std::byte> tensor_data_from_json(DType dtype, const boost::json::value& data,
                                              std::uint64_t element_count, std::string_view what);
 

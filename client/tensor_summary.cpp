@@ -6,7 +6,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "client/element.hpp"
+#include "common/dtype_visit.hpp"
 #include "common/shape.hpp"
 
 namespace infervisor::client {
@@ -23,12 +23,15 @@ std::string summarize_tensor(const Tensor& tensor, std::size_t max_values) {
   double max = -min;
   double sum = 0;
   std::size_t nans = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    visit_element(tensor.dtype, tensor.data, i, [&]<class T>(T value) {
+  std::string extremes;  // " min A max B"
+  visit_dtype(tensor.dtype, [&]<class T>(std::type_identity<T>) {
+    using Value = decltype(element_value(T{}));
+    for (std::size_t i = 0; i < count; ++i) {
+      const Value value = element_value(load_element<T>(tensor.data.data() + i * size));
       if (i < max_values) {
         if (i > 0) values += ", ";
         // int8/uint8 would print as characters; widen every integer.
-        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        if constexpr (std::is_integral_v<Value> && !std::is_same_v<Value, bool>) {
           values += fmt::format("{}", static_cast<std::int64_t>(value));
         } else {
           values += fmt::format("{}", value);
@@ -37,28 +40,27 @@ std::string summarize_tensor(const Tensor& tensor, std::size_t max_values) {
       const auto number = static_cast<double>(value);
       if (std::isnan(number)) {
         ++nans;
-        return;
+        continue;
       }
       min = std::min(min, number);
       max = std::max(max, number);
       sum += number;
-    });
-  }
+    }
+    // min and max are element values: print them as the element type does (a float's shortest
+    // form, not its double expansion). The mean is a statistic: 7 significant digits.
+    const auto as_element = [](double value) {
+      if constexpr (std::is_floating_point_v<Value>) {
+        return fmt::format("{}", static_cast<Value>(value));
+      } else {
+        return fmt::format("{}", static_cast<std::int64_t>(value));
+      }
+    };
+    if (nans < count) extremes = fmt::format(" min {} max {}", as_element(min), as_element(max));
+  });
   if (count > max_values) values += ", ...";
   line += fmt::format(" [{}]", values);
   if (nans < count) {
-    // min and max are element values: print them as the element type does (a float's shortest
-    // form, not its double expansion). The mean is a statistic: 7 significant digits.
-    const auto as_element = [&](double value) {
-      if (tensor.dtype == DType::kFloat64) return fmt::format("{}", value);
-      if (tensor.dtype == DType::kFloat16 || tensor.dtype == DType::kBFloat16 ||
-          tensor.dtype == DType::kFloat32) {
-        return fmt::format("{}", static_cast<float>(value));
-      }
-      return fmt::format("{}", static_cast<std::int64_t>(value));
-    };
-    line += fmt::format(" min {} max {} mean {:.7g}", as_element(min), as_element(max),
-                        sum / static_cast<double>(count - nans));
+    line += fmt::format("{} mean {:.7g}", extremes, sum / static_cast<double>(count - nans));
   }
   if (nans > 0) line += fmt::format(" ({} NaN)", nans);
   return line;

@@ -2,12 +2,11 @@
 
 #include <boost/json.hpp>
 #include <charconv>
-#include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "common/bool_bytes.hpp"
-#include "common/half.hpp"
+#include "common/dtype_visit.hpp"
+#include "common/json_element.hpp"
 #include "common/shape.hpp"
 #include "shm/ring.hpp"
 
@@ -98,149 +97,51 @@ std::optional<RegionSlice> region_parameters(const json::object& object, std::st
   return slice;
 }
 
-// Appends JSON elements (nested arrays flattened, row-major) to `out` as `dtype` bytes.
-class ElementWriter {
+// Reads a `data` value (nested arrays flattened, row-major) into `expected` elements of type T
+// (common/dtype_visit.hpp) at the end of `out`, by the rules of common/json_element.hpp.
+template <class T>
+class ElementReader {
  public:
-  ElementWriter(DType dtype, std::string_view tensor, std::uint64_t expected,
+  ElementReader(DType dtype, std::string_view tensor, std::uint64_t expected,
                 std::vector<std::byte>& out)
       : dtype_(dtype), tensor_(tensor), expected_(expected), out_(out) {
-    out_.resize(expected * dtype_size(dtype));
+    out_.resize(expected * sizeof(T));
   }
 
-  void write(const json::value& value, int depth = 0) {
+  void read(const json::value& value, int depth = 0) {
     if (value.is_array()) {
       if (depth > static_cast<int>(kMaxDims)) {
         fail_request(kBadRequest, "input '{}' data is nested deeper than {} levels", tensor_,
                      kMaxDims);
       }
       for (const auto& element : value.get_array())
-        write(element, depth + 1);
+        read(element, depth + 1);
       return;
     }
-    if (written_ >= expected_) {
+    if (read_ >= expected_) {
       fail_request(kBadRequest, "input '{}' data has more than the {} elements its shape gives",
                    tensor_, expected_);
     }
-    std::byte* at = out_.data() + written_ * dtype_size(dtype_);
-    switch (dtype_) {
-      case DType::kBool: {
-        if (!value.is_bool()) fail_element(value, "true or false");
-        const std::uint8_t byte = value.get_bool() ? 1 : 0;
-        std::memcpy(at, &byte, 1);
-        break;
-      }
-      case DType::kUInt8:
-        store(at, integer<std::uint8_t>(value));
-        break;
-      case DType::kInt8:
-        store(at, integer<std::int8_t>(value));
-        break;
-      case DType::kInt16:
-        store(at, integer<std::int16_t>(value));
-        break;
-      case DType::kInt32:
-        store(at, integer<std::int32_t>(value));
-        break;
-      case DType::kInt64:
-        store(at, integer<std::int64_t>(value));
-        break;
-      case DType::kFloat16: {
-        const auto half = float_to_half(to_float(value));
-        if ((half & 0x7fffu) == 0x7c00u) fail_range();  // rounded to infinity
-        store(at, half);
-        break;
-      }
-      case DType::kBFloat16: {
-        const auto bfloat = float_to_bfloat16(to_float(value));
-        if ((bfloat & 0x7fffu) == 0x7f80u) fail_range();  // rounded to infinity
-        store(at, bfloat);
-        break;
-      }
-      case DType::kFloat32:
-        store(at, to_float(value));
-        break;
-      case DType::kFloat64:
-        store(at, number(value));
-        break;
+    const auto error = read_json_element<T>(value, out_.data() + read_ * sizeof(T));
+    if (error != JsonElementError::kNone) {
+      fail_request(kBadRequest, "input '{}' element {} is {}", tensor_, read_,
+                   json_element_error_text(dtype_, value, error));
     }
-    ++written_;
+    ++read_;
   }
 
   void finish() const {
-    if (written_ != expected_) {
+    if (read_ != expected_) {
       fail_request(kBadRequest, "input '{}' data has {} elements but its shape gives {}", tensor_,
-                   written_, expected_);
+                   read_, expected_);
     }
   }
 
  private:
-  template <class T>
-  static void store(std::byte* at, T value) {
-    std::memcpy(at, &value, sizeof(T));
-  }
-
-  [[noreturn]] void fail_element(const json::value& value, std::string_view wanted) const {
-    fail_request(kBadRequest, "input '{}' element {} is {} but {} data needs {}", tensor_, written_,
-                 json::serialize(value).substr(0, 40), kserve_name(dtype_), wanted);
-  }
-
-  template <class T>
-  T integer(const json::value& value) const {
-    if (value.is_int64()) {
-      const auto v = value.get_int64();
-      if (std::is_unsigned_v<T>
-              ? (v >= 0 && static_cast<std::uint64_t>(v) <= std::numeric_limits<T>::max())
-              : (v >= static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
-                 v <= static_cast<std::int64_t>(std::numeric_limits<T>::max()))) {
-        return static_cast<T>(v);
-      }
-    } else if (value.is_uint64()) {
-      if (value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
-        return static_cast<T>(value.get_uint64());
-      }
-    }
-    fail_element(value, fmt::format("an integer in [{}, {}]", +std::numeric_limits<T>::min(),
-                                    +std::numeric_limits<T>::max()));
-  }
-
-  // The largest finite values, for messages. A number is refused when it rounds to infinity in
-  // the dtype, rather than silently made infinite: 65519 still rounds to FP16's 65504, 65520 does
-  // not. (Judging after rounding also spares a bound on the parser's own last-digit rounding.)
-  static constexpr double kHalfMax = 65504.0;
-  static constexpr double kBFloat16Max = 3.3895313892515355e38;  // 0x7f7f
-
-  // IEEE conversion: a double beyond float's range rounds to FLT_MAX or to infinity.
-  float to_float(const json::value& value) const {
-    const auto v = static_cast<float>(number(value));
-    if (std::isinf(v)) fail_range();
-    return v;
-  }
-
-  // JSON has no infinity: Boost.JSON parses a literal beyond double's range (1e400, -1e400,
-  // 1.8e308) as an infinite double, so an infinite value here is always such an overflow.
-  double number(const json::value& value) const {
-    if (value.is_double()) {
-      if (!std::isfinite(value.get_double())) fail_range();
-      return value.get_double();
-    }
-    if (value.is_int64()) return static_cast<double>(value.get_int64());
-    if (value.is_uint64()) return static_cast<double>(value.get_uint64());
-    fail_element(value, "a number");
-  }
-
-  [[noreturn]] void fail_range() const {
-    const double largest = dtype_ == DType::kFloat16    ? kHalfMax
-                           : dtype_ == DType::kBFloat16 ? kBFloat16Max
-                           : dtype_ == DType::kFloat32  ? std::numeric_limits<float>::max()
-                                                        : std::numeric_limits<double>::max();
-    fail_request(kBadRequest, "input '{}' element {} is outside the finite range of {} (+-{:g})",
-                 tensor_, written_, kserve_name(dtype_), largest);
-  }
-
   DType dtype_;
   std::string_view tensor_;
   std::uint64_t expected_;
-  std::uint64_t written_ = 0;
+  std::uint64_t read_ = 0;
   std::vector<std::byte>& out_;
 };
 
@@ -416,12 +317,11 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
                      "has only {} bytes",
                      name, shape_to_string(tensor.shape), *elements, json_bytes);
       }
-      ElementWriter writer(tensor.dtype, name, *elements, tensor.converted);
-      if (data->is_array())
-        writer.write(*data);
-      else
-        writer.write(*data);  // a scalar tensor may be given as a bare value
-      writer.finish();
+      visit_dtype(tensor.dtype, [&]<class T>(std::type_identity<T>) {
+        ElementReader<T> reader(tensor.dtype, name, *elements, tensor.converted);
+        reader.read(*data);  // a scalar tensor may be given as a bare value, too
+        reader.finish();
+      });
       tensor.data = tensor.converted;
     }
   }

@@ -1,11 +1,10 @@
 #include "supervisor/kserve_response.hpp"
 
 #include <boost/json.hpp>
-#include <cmath>
-#include <cstring>
 #include <iterator>
 
-#include "common/half.hpp"
+#include "common/dtype_visit.hpp"
+#include "common/json_element.hpp"
 #include "common/shape.hpp"
 #include "common/utf8.hpp"
 
@@ -15,64 +14,18 @@ namespace {
 
 constexpr unsigned kWorkerFault = 500;
 
-template <class T>
-T load(const std::byte* at) {
-  T value;
-  std::memcpy(&value, at, sizeof(T));
-  return value;
-}
-
-template <class Float>
-void append_float(std::string& out, Float value) {
-  // JSON has no NaN or infinity.
-  if (!std::isfinite(value))
-    out += "null";
-  else
-    fmt::format_to(std::back_inserter(out), "{}", value);
-}
-
-// Appends the tensor's elements as a flat, row-major JSON array.
+// Appends the tensor's elements as a flat, row-major JSON array (common/json_element.hpp: NaN
+// and infinity, which a model may well produce, go out as null).
 void append_data(std::string& out, const shm::TensorView& tensor) {
   out += '[';
-  const std::size_t size = dtype_size(tensor.dtype);
-  const std::size_t count = size ? tensor.data.size() / size : 0;
-  const std::byte* at = tensor.data.data();
-  for (std::size_t i = 0; i < count; ++i, at += size) {
-    if (i) out += ',';
-    auto it = std::back_inserter(out);
-    switch (tensor.dtype) {
-      case DType::kBool:
-        out += load<std::uint8_t>(at) ? "true" : "false";
-        break;
-      case DType::kUInt8:
-        fmt::format_to(it, "{}", load<std::uint8_t>(at));
-        break;
-      case DType::kInt8:
-        fmt::format_to(it, "{}", load<std::int8_t>(at));
-        break;
-      case DType::kInt16:
-        fmt::format_to(it, "{}", load<std::int16_t>(at));
-        break;
-      case DType::kInt32:
-        fmt::format_to(it, "{}", load<std::int32_t>(at));
-        break;
-      case DType::kInt64:
-        fmt::format_to(it, "{}", load<std::int64_t>(at));
-        break;
-      case DType::kFloat16:
-        append_float(out, half_to_float(load<std::uint16_t>(at)));
-        break;
-      case DType::kBFloat16:
-        append_float(out, bfloat16_to_float(load<std::uint16_t>(at)));
-        break;
-      case DType::kFloat32:
-        append_float(out, load<float>(at));
-        break;
-      case DType::kFloat64:
-        append_float(out, load<double>(at));
-        break;
+  visit_dtype(tensor.dtype, [&]<class T>(std::type_identity<T>) {
+    const std::size_t count = tensor.data.size() / sizeof(T);
+    const std::byte* at = tensor.data.data();
+    for (std::size_t i = 0; i < count; ++i, at += sizeof(T)) {
+      if (i) out += ',';
+      append_json_element(out, load_element<T>(at));
     }
-  }
+  });
   out += ']';
 }
 

@@ -103,17 +103,41 @@ TEST(client_json_tensor_test, DecodesBoolsIntegersAndFloats) {
 
 TEST(client_json_tensor_test, RefusesValuesThatDoNotFit) {
   const std::pair<DType, const char*> bad[] = {
-      {DType::kUInt8, "[256]"},        {DType::kUInt8, "[-1]"},
-      {DType::kInt8, "[128]"},         {DType::kInt32, "[1.5]"},
-      {DType::kInt32, "[2147483648]"}, {DType::kInt64, "[9223372036854775808]"},
-      {DType::kInt64, "[1e19]"},       {DType::kBool, "[2]"},
-      {DType::kBool, "[\"true\"]"},    {DType::kFloat32, "[1e39]"},
-      {DType::kFloat32, "[true]"},     {DType::kInt32, "[null]"},
-      {DType::kBool, "[null]"},        {DType::kFloat32, "[{}]"},
+      {DType::kUInt8, "[256]"},
+      {DType::kUInt8, "[-1]"},
+      {DType::kInt8, "[128]"},
+      {DType::kInt32, "[1.5]"},
+      {DType::kInt32, "[2147483648]"},
+      {DType::kInt64, "[9223372036854775808]"},
+      {DType::kInt64, "[1e19]"},
+      {DType::kBool, "[2]"},
+      {DType::kBool, "[\"true\"]"},
+      {DType::kFloat32, "[1e39]"},
+      {DType::kFloat32, "[true]"},
+      {DType::kInt32, "[null]"},
+      {DType::kBool, "[null]"},
+      {DType::kFloat32, "[{}]"},
       {DType::kFloat64, "[\"1\"]"},
+      // Refused since the client and the daemon share common/json_element.hpp: FP16 and BF16
+      // overflow became infinity, an integer-valued double of 2^50 or more was taken as parsed.
+      {DType::kFloat16, "[70000]"},
+      {DType::kBFloat16, "[3.4e38]"},
+      {DType::kInt64, "[9007199254740993.0]"},
   };
   for (const auto& [dtype, text] : bad) {
     EXPECT_THROW(from_json(dtype, text, 1), InfervisorError) << kserve_name(dtype) << " " << text;
+  }
+}
+
+TEST(client_json_tensor_test, ErrorsNameTheElementAndWhatTheDTypeNeeds) {
+  try {
+    from_json(DType::kUInt8, "[1, 256]", 2);
+    FAIL() << "expected a throw";
+  } catch (const InfervisorError& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kCorrupt);
+    EXPECT_STREQ(error.what(),
+                 "output 'y': 'data' element 1 is 256, out of range: UINT8 data needs an integer "
+                 "in [0, 255]");
   }
 }
 

@@ -139,7 +139,8 @@ TEST(client_kserve_response_test, RefusesMalformedJsonResponses) {
   refused(output(R"("name":"y","datatype":"FP32","shape":[4611686018427387904,4],"data":[1])"),
           "overflows");
   refused(output(R"("name":"y","datatype":"FP32","shape":[3],"data":[1,2])"), "has 2 values");
-  refused(output(R"("name":"y","datatype":"INT32","shape":[1],"data":[1.5])"), "not a INT32");
+  refused(output(R"("name":"y","datatype":"INT32","shape":[1],"data":[1.5])"),
+          "1.5, not an integer: INT32 data needs");
   refused(output(R"("name":"y","datatype":"FP32","shape":[1])"), "neither");
   refused(output(R"("name":"y","datatype":"FP32","shape":[1],"parameters":[])"), "JSON object");
   refused(output(R"("name":"y","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4})"),

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 
 #include "common/half.hpp"
 
@@ -154,8 +156,8 @@ TEST_F(KServeRequest_test, RejectsBadRequestsWith400AndSaysWhy) {
            "]}",
        "a number"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2]},)" + mask_ok + "]}", "neither"},
-      {R"({"inputs":[)" + x_ok + R"(,{"name":"mask","datatype":"BOOL","shape":[2],"data":[1,0]}]})",
-       "true or false"},
+      {R"({"inputs":[)" + x_ok + R"(,{"name":"mask","datatype":"BOOL","shape":[2],"data":[1,2]}]})",
+       "true, false, 0 or 1"},
       {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"nope"}]})",
        "no output 'nope'"},
       {R"({"inputs":[)" + x_ok + "," + mask_ok + R"(],"outputs":[{"name":"y"},{"name":"y"}]})",
@@ -321,6 +323,53 @@ TEST_F(KServeRequest_test, IntegersAndSizesThatOverflowAreRefused) {
   std::tie(status, message) = error_of(header + std::string(8, '\0'), header.size());
   EXPECT_EQ(status, 400u) << message;
   EXPECT_THROW(parse_header_length("99999999999999999999999", 100), HttpError);
+}
+
+// The rules of common/json_element.hpp, which the client follows too: an integral 3.0 is 3, 0 and
+// 1 are booleans, null is NaN; a fraction, or a double of 2^50 or more, is refused.
+TEST_F(KServeRequest_test, JsonElementsFollowTheRulesTheClientFollows) {
+  const auto parse_two = [&](DType dtype, const std::string& data) {
+    model_.inputs = {{"a", dtype, {-1}}};
+    return parse(fmt::format(R"({{"inputs":[{{"name":"a","datatype":"{}","shape":[2],)"
+                             R"("data":{}}}]}})",
+                             kserve_name(dtype), data));
+  };
+  EXPECT_EQ(values_of<std::int32_t>(parse_two(DType::kInt32, "[3.0,-1e3]").inputs[0]),
+            (std::vector<std::int32_t>{3, -1000}));
+  EXPECT_EQ(
+      values_of<std::int64_t>(parse_two(DType::kInt64, "[1125899906842623.0,-0.0]").inputs[0]),
+      (std::vector<std::int64_t>{(std::int64_t{1} << 50) - 1, 0}));
+  EXPECT_EQ(values_of<std::uint8_t>(parse_two(DType::kBool, "[1,0]").inputs[0]),
+            (std::vector<std::uint8_t>{1, 0}));
+  const auto floats = values_of<float>(parse_two(DType::kFloat32, "[null,1]").inputs[0]);
+  EXPECT_TRUE(std::isnan(floats[0]));
+  EXPECT_EQ(floats[1], 1.0f);
+  const auto halves = values_of<std::uint16_t>(parse_two(DType::kFloat16, "[null,1]").inputs[0]);
+  EXPECT_TRUE(std::isnan(half_to_float(halves[0])));
+
+  const std::tuple<DType, std::string, std::string> refused[] = {
+      {DType::kInt32, "[2.5,1]",
+       "input 'a' element 0 is 2.5, not an integer: INT32 data needs an integer in "
+       "[-2147483648, 2147483647]"},
+      {DType::kInt64, "[1,9007199254740993.0]",
+       "input 'a' element 1 is 9007199254740992, a number with a fraction or exponent of 2^50 "
+       "or more"},
+      {DType::kUInt8, "[256.0,1]", "input 'a' element 0 is 256, out of range: UINT8 data needs"},
+      {DType::kBool, "[true,2]",
+       "input 'a' element 1 is 2, not a bool: BOOL data needs true, false, 0 or 1"},
+      {DType::kInt8, "[null,1]",
+       "input 'a' element 0 is null, not a number: INT8 data needs an integer in [-128, 127]"},
+      {DType::kFloat64, "[1,\"1\"]",
+       "input 'a' element 1 is \"1\", not a number: FP64 data needs a number (or null for NaN)"},
+  };
+  for (const auto& [dtype, data, expected] : refused) {
+    model_.inputs = {{"a", dtype, {-1}}};
+    const auto [status, message] = error_of(
+        fmt::format(R"({{"inputs":[{{"name":"a","datatype":"{}","shape":[2],"data":{}}}]}})",
+                    kserve_name(dtype), data));
+    EXPECT_EQ(status, 400u) << data;
+    EXPECT_NE(message.find(expected), std::string::npos) << data << "\n -> " << message;
+  }
 }
 
 TEST_F(KServeRequest_test, BinaryBoolBytesMustBeZeroOrOne) {

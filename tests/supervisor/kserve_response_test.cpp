@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cstring>
+#include <limits>
 
 #include "common/half.hpp"
 
@@ -91,7 +92,7 @@ TEST(KServeResponse_test, JsonOutputsInModelOrder) {
 
 TEST(KServeResponse_test, BinaryOutputsFollowTheJsonHeader) {
   InferRequest request;
-  request.outputs = {{"flags", false}, {"y", true}};
+  request.outputs = {{"flags", false, std::nullopt}, {"y", true, std::nullopt}};
   const auto frame = standard_frame();
   const auto reply = encode_infer_response(model(), request, frame.view());
   ASSERT_TRUE(reply.inference_header_length);
@@ -139,6 +140,47 @@ TEST(KServeResponse_test, NonFiniteFloatsBecomeNull) {
                       bytes_of<float>({std::numeric_limits<float>::quiet_NaN(), 1.0f})}});
   const auto reply = encode_infer_response(single, InferRequest{}, frame.view());
   EXPECT_EQ(json::parse(reply.body).at("outputs").at(0).at("data"), (json::array{nullptr, 1}));
+}
+
+// The text itself, as clients parse it: each dtype as common/json_element.hpp writes it (a float
+// in its shortest form, -0 with its sign, NaN and infinity as null).
+TEST(KServeResponse_test, EveryDtypeIsWrittenAsJsonNumbersOrBools) {
+  const std::vector<std::pair<Frame::Tensor, std::string>> cases = {
+      {{"b", DType::kBool, {2}, bytes_of<std::uint8_t>({1, 0})}, "[true,false]"},
+      {{"u8", DType::kUInt8, {2}, bytes_of<std::uint8_t>({0, 255})}, "[0,255]"},
+      {{"i8", DType::kInt8, {2}, bytes_of<std::int8_t>({-128, 127})}, "[-128,127]"},
+      {{"i16", DType::kInt16, {2}, bytes_of<std::int16_t>({-32768, 32767})}, "[-32768,32767]"},
+      {{"i32", DType::kInt32, {2}, bytes_of<std::int32_t>({-2147483647 - 1, 2147483647})},
+       "[-2147483648,2147483647]"},
+      {{"i64",
+        DType::kInt64,
+        {2},
+        bytes_of<std::int64_t>(
+            {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()})},
+       "[-9223372036854775808,9223372036854775807]"},
+      {{"f16", DType::kFloat16, {2}, bytes_of<std::uint16_t>({0x3c00, 0xfc00})}, "[1,null]"},
+      {{"bf16", DType::kBFloat16, {2}, bytes_of<std::uint16_t>({0x3fc0, 0x8000})}, "[1.5,-0.0]"},
+      {{"f32", DType::kFloat32, {2}, bytes_of<float>({0.1f, -0.0f})}, "[0.1,-0.0]"},
+      {{"f64",
+        DType::kFloat64,
+        {2},
+        bytes_of<double>({0.1, std::numeric_limits<double>::infinity()})},
+       "[0.1,null]"},
+  };
+  ModelConfig all;
+  all.name = "m";
+  std::vector<Frame::Tensor> tensors;
+  for (const auto& [tensor, data] : cases) {
+    all.outputs.push_back({tensor.name, tensor.dtype, {2}});
+    tensors.push_back(tensor);
+  }
+  const Frame frame(tensors);
+  const auto reply = encode_infer_response(all, InferRequest{}, frame.view());
+  for (const auto& [tensor, data] : cases) {
+    const auto expected = fmt::format(R"({{"name":"{}","datatype":"{}","shape":[2],"data":{}}})",
+                                      tensor.name, kserve_name(tensor.dtype), data);
+    EXPECT_NE(reply.body.find(expected), std::string::npos) << expected << "\n" << reply.body;
+  }
 }
 
 TEST(KServeResponse_test, MetadataDocuments) {
