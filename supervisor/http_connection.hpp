@@ -80,6 +80,7 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   void read_request();
   void on_header(const boost::system::error_code& ec);
   void read_body();
+  void read_body_directly(std::uint64_t length);
   void on_read(const boost::system::error_code& ec);
   void hand_over(HttpRequest request);
   void refuse(HttpReply reply);
@@ -104,6 +105,7 @@ class HttpConnection final : public std::enable_shared_from_this<HttpConnection<
   Phase phase_ = Phase::kIdle;
   boost::beast::flat_buffer buffer_;  // no storage while idle
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<HttpRequest> direct_request_;  // its body is being read (read_body_directly)
   boost::beast::http::response<boost::beast::http::string_body> response_;
   // When the read or write under way must be done; max(): none (a job is running).
   Clock::time_point deadline_ = Clock::time_point::max();
