@@ -83,6 +83,25 @@ std::size_t occurrences(const std::string& text, const std::string& what) {
   return count;
 }
 
+// Runs `clients` threads that start together, each with its own connection: `each(client,
+// index)` returns how many of its answers were right; the sum of those.
+template <class Each>
+int run_clients_at_once(const RunningDaemon& daemon, int clients, Each each) {
+  std::barrier start(clients);
+  std::vector<std::future<int>> running;
+  for (int c = 0; c < clients; ++c) {
+    running.push_back(std::async(std::launch::async, [&, c] {
+      auto client = daemon.client();
+      start.arrive_and_wait();
+      return each(client, c);
+    }));
+  }
+  int right = 0;
+  for (auto& one : running)
+    right += one.get();
+  return right;
+}
+
 // Client `client`'s input in round `round`: one row of 256 values no other client sends.
 std::vector<float> mlp_input(int client, int round) {
   std::vector<float> x(256);
@@ -110,35 +129,26 @@ TEST(Batching_test, SixtyFourClientsEachGetTheirOwnRowsOfSharedForwards) {
       }
     }
   }
-  std::barrier start(kClients);
-  std::vector<std::future<int>> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.push_back(std::async(std::launch::async, [&, c] {
-      auto client = daemon.client();
-      start.arrive_and_wait();
-      int right = 0;
-      for (int r = 0; r < kRounds; ++r) {
-        const std::string id = fmt::format("client-{}-round-{}", c, r);
-        const auto answer = infer(client, "mlp", floats({1, 256}, mlp_input(c, r)), id);
-        EXPECT_EQ(answer.status, 200u) << answer.message;
-        EXPECT_EQ(answer.id, id);
-        EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{1, 256}));
-        if (answer.y.size() != 256) continue;
-        bool same = true;
-        for (std::size_t i = 0; i < 256; ++i) {
-          // A batched matrix product may sum in another order: equal to rounding.
-          same &= std::abs(answer.y[i] - expected[c][r][i]) <=
-                  1e-5f + 1e-5f * std::abs(expected[c][r][i]);
-        }
-        EXPECT_TRUE(same) << id << " did not get its own rows";
-        right += same;
+  const int right = run_clients_at_once(daemon, kClients, [&](client::Client& client, int c) {
+    int right = 0;
+    for (int r = 0; r < kRounds; ++r) {
+      const std::string id = fmt::format("client-{}-round-{}", c, r);
+      const auto answer = infer(client, "mlp", floats({1, 256}, mlp_input(c, r)), id);
+      EXPECT_EQ(answer.status, 200u) << answer.message;
+      EXPECT_EQ(answer.id, id);
+      EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{1, 256}));
+      if (answer.y.size() != 256) continue;
+      bool same = true;
+      for (std::size_t i = 0; i < 256; ++i) {
+        // A batched matrix product may sum in another order: equal to rounding.
+        same &= std::abs(answer.y[i] - expected[c][r][i]) <=
+                1e-5f + 1e-5f * std::abs(expected[c][r][i]);
       }
-      return right;
-    }));
-  }
-  int right = 0;
-  for (auto& client : clients)
-    right += client.get();
+      EXPECT_TRUE(same) << id << " did not get its own rows";
+      right += same;
+    }
+    return right;
+  });
   EXPECT_EQ(right, kClients * kRounds);
   const auto stats = stats_of(daemon, "mlp");
   const auto inferences = number(stats.at("inference_count"));
@@ -157,32 +167,23 @@ TEST(Batching_test, JobsOfDifferentShapesAreNeverStackedTogether) {
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   constexpr int kClients = 32;
-  std::barrier start(kClients);
-  std::vector<std::future<int>> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.push_back(std::async(std::launch::async, [&, c] {
-      auto client = daemon.client();
-      start.arrive_and_wait();
-      int right = 0;
-      for (int r = 0; r < 4; ++r) {
-        // Half the clients send rows of 3, half rows of 5, some of them two rows at once.
-        const std::int64_t width = c % 2 == 0 ? 3 : 5;
-        const std::int64_t rows = c % 3 == 0 ? 2 : 1;
-        std::vector<float> x(static_cast<std::size_t>(rows * width));
-        for (std::size_t i = 0; i < x.size(); ++i)
-          x[i] = static_cast<float>(c * 1000 + r * 100 + static_cast<int>(i));
-        const auto answer = infer(client, "identity", floats({rows, width}, x));
-        EXPECT_EQ(answer.status, 200u) << answer.message;
-        EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{rows, width}));
-        EXPECT_EQ(answer.y, x) << "client " << c << " round " << r;
-        right += answer.status == 200 && answer.y == x;
-      }
-      return right;
-    }));
-  }
-  int right = 0;
-  for (auto& client : clients)
-    right += client.get();
+  const int right = run_clients_at_once(daemon, kClients, [&](client::Client& client, int c) {
+    int right = 0;
+    for (int r = 0; r < 4; ++r) {
+      // Half the clients send rows of 3, half rows of 5, some of them two rows at once.
+      const std::int64_t width = c % 2 == 0 ? 3 : 5;
+      const std::int64_t rows = c % 3 == 0 ? 2 : 1;
+      std::vector<float> x(static_cast<std::size_t>(rows * width));
+      for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] = static_cast<float>(c * 1000 + r * 100 + static_cast<int>(i));
+      const auto answer = infer(client, "identity", floats({rows, width}, x));
+      EXPECT_EQ(answer.status, 200u) << answer.message;
+      EXPECT_EQ(answer.shape, (std::vector<std::int64_t>{rows, width}));
+      EXPECT_EQ(answer.y, x) << "client " << c << " round " << r;
+      right += answer.status == 200 && answer.y == x;
+    }
+    return right;
+  });
   EXPECT_EQ(right, kClients * 4);
   EXPECT_GT(batched_executions(stats_of(daemon, "identity")), 0u);
   EXPECT_EQ(daemon.stop().exit_code(), 0);
