@@ -7,18 +7,14 @@
 namespace infervisor::supervisor {
 
 void record_job_times(Job& job, std::chrono::steady_clock::time_point dispatched,
-                      const shm::RecordView& answer, std::string_view worker) {
+                      const shm::StageTimes& stages, std::string_view worker) {
   using std::chrono::nanoseconds;
   JobTimes times;
   times.queue = std::max(nanoseconds(0), dispatched - job.created());
   times.worker = std::chrono::steady_clock::now() - dispatched;
-  const auto stages =
-      shm::decode_stage_times(answer.payload, answer.type == shm::RecordType::kError);
-  if (stages) {
-    times.input_copy = nanoseconds(stages->input_copy_ns);
-    times.forward = nanoseconds(stages->forward_ns);
-    times.output_copy = nanoseconds(stages->output_copy_ns);
-  }
+  times.input_copy = nanoseconds(stages.input_copy_ns);
+  times.forward = nanoseconds(stages.forward_ns);
+  times.output_copy = nanoseconds(stages.output_copy_ns);
   job.set_times(times);
   if (spdlog::should_log(spdlog::level::debug)) {
     auto us = [](nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };

@@ -508,10 +508,11 @@ void ModelPool::on_worker_answer(WorkerProcess& worker, const shm::RecordView& a
   member->inflight.record_answer_time(now - entry->dispatched, entry->jobs.size());
   if (entry->jobs.size() == 1) {
     Job& job = *entry->jobs.front();
+    const auto stages = answer_stages(answer);
     if (answer.type == shm::RecordType::kResponse)
-      statistics_->record_execution(inference_rows(job), answer_stages(answer));
+      statistics_->record_execution(inference_rows(job), stages);
     if (!job.completed()) {
-      record_job_times(job, entry->dispatched, answer, worker.describe());
+      record_job_times(job, entry->dispatched, stages, worker.describe());
       job.complete(reply_for_answer(model_, job, answer, worker.describe()));
     }
   } else {
@@ -549,13 +550,14 @@ void ModelPool::answer_batch(InFlightTable::Entry& entry, const shm::RecordView&
     }
     return;
   }
+  const auto stages = answer_stages(answer);
   if (answer.type == shm::RecordType::kResponse)
-    statistics_->record_execution(static_cast<std::uint64_t>(rows), answer_stages(answer));
+    statistics_->record_execution(static_cast<std::uint64_t>(rows), stages);
   const auto replies = replies_for_batch(model_, jobs, rows, answer, worker);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     Job& job = *jobs[i];
     if (job.completed()) continue;
-    record_job_times(job, entry.dispatched, answer, worker);
+    record_job_times(job, entry.dispatched, stages, worker);
     job.complete(std::move(replies[i]));
   }
 }

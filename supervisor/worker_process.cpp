@@ -134,15 +134,11 @@ std::optional<shm::Reservation> WorkerProcess::reserve(std::uint64_t job_id, std
 }
 
 WorkerProcess::Dispatch WorkerProcess::write_request(const Job& job) {
+  // (Admission made the plan: ModelPool::plan_frame.)
+  if (!job.frame_plan()) throw HttpError(500, "internal error: the job was never admitted");
   const InferRequest& request = job.request();
   const auto layout = request_layout(request);
-  std::optional<shm::FramePlan> fresh;
-  if (!job.frame_plan()) {
-    auto plan = shm::plan_frame(model_.name, layout.inputs, layout.outputs, layout.frame_regions());
-    if (!plan) throw HttpError(400, plan.error().message);
-    fresh = std::move(*plan);
-  }
-  const shm::FramePlan& plan = fresh ? *fresh : *job.frame_plan();
+  const shm::FramePlan& plan = *job.frame_plan();
   const auto reservation = reserve(job.id(), plan.total_bytes);
   if (!reservation) return Dispatch::kNoRoom;
   const auto payloads =

@@ -102,6 +102,24 @@ int run_clients_at_once(const RunningDaemon& daemon, int clients, Each each) {
   return right;
 }
 
+// `jobs` requests to `model` sent at once, each on its own connection, input `x_of(i)` for the
+// i-th; their answers in that order.
+template <class Input>
+std::vector<Answer> infer_at_once(const RunningDaemon& daemon, const std::string& model, int jobs,
+                                  Input x_of) {
+  std::vector<std::future<Answer>> running;
+  for (int i = 0; i < jobs; ++i) {
+    running.push_back(std::async(std::launch::async, [&, i] {
+      auto client = daemon.client();
+      return infer(client, model, x_of(i));
+    }));
+  }
+  std::vector<Answer> answers;
+  for (auto& one : running)
+    answers.push_back(one.get());
+  return answers;
+}
+
 // Client `client`'s input in round `round`: one row of 256 values no other client sends.
 std::vector<float> mlp_input(int client, int round) {
   std::vector<float> x(256);
@@ -211,17 +229,8 @@ TEST(Batching_test, ABatchWhoseForwardRaisesFailsEachOfItsJobsOnce) {
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   auto run_four = [&](float sign) {
-    std::vector<std::future<Answer>> jobs;
-    for (int i = 0; i < 4; ++i) {
-      jobs.push_back(std::async(std::launch::async, [&, i] {
-        auto client = daemon.client();
-        return infer(client, "faulty", floats({1}, {sign * static_cast<float>(i + 1)}));
-      }));
-    }
-    std::vector<Answer> answers;
-    for (auto& job : jobs)
-      answers.push_back(job.get());
-    return answers;
+    return infer_at_once(daemon, "faulty", 4,
+                         [&](int i) { return floats({1}, {sign * static_cast<float>(i + 1)}); });
   };
   for (const auto& answer : run_four(-1)) {
     EXPECT_EQ(answer.status, 500u);
@@ -251,16 +260,12 @@ TEST(Batching_test, ABatchWhoseWorkerDiesIsRetriedAsItsJobsAndOnlyThePoisonFails
                        "log_level: debug\n");
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  std::vector<std::future<Answer>> jobs;
+  const auto answers = infer_at_once(daemon, "poison", 8, [](int i) {
+    const float v = i == 5 ? test_ops::kKillValue : static_cast<float>(i);
+    return floats({1, 4}, {v, 1, 2, 3});
+  });
   for (int i = 0; i < 8; ++i) {
-    jobs.push_back(std::async(std::launch::async, [&, i] {
-      auto client = daemon.client();
-      const float v = i == 5 ? test_ops::kKillValue : static_cast<float>(i);
-      return infer(client, "poison", floats({1, 4}, {v, 1, 2, 3}));
-    }));
-  }
-  for (int i = 0; i < 8; ++i) {
-    const auto answer = jobs[i].get();
+    const auto& answer = answers[i];
     if (i == 5) {
       EXPECT_EQ(answer.status, 500u);
       EXPECT_NE(answer.message.find("the worker died each of the 2 times this job ran"),
@@ -289,15 +294,11 @@ TEST(Batching_test, ABatchWhoseOutputsDoNotFitTheRingRunsAgainAsHalves) {
                        "log_level: debug\n");
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
-  std::vector<std::future<Answer>> jobs;
+  const auto answers = infer_at_once(daemon, "tuple", 8, [](int i) {
+    return floats({1, 1024}, std::vector<float>(1024, static_cast<float>(i)));
+  });
   for (int i = 0; i < 8; ++i) {
-    jobs.push_back(std::async(std::launch::async, [&, i] {
-      auto client = daemon.client();
-      return infer(client, "tuple", floats({1, 1024}, std::vector<float>(1024, float(i))));
-    }));
-  }
-  for (int i = 0; i < 8; ++i) {
-    const auto answer = jobs[i].get();
+    const auto& answer = answers[i];
     EXPECT_EQ(answer.status, 200u) << answer.message;
     EXPECT_EQ(answer.y, std::vector<float>(1024, 2.0f * float(i)));
   }
