@@ -116,6 +116,17 @@ std::vector<SystemRegionStatus> Client::system_shared_memory_status(
                         [&] { return decode_system_shared_memory_status(response.body, name); });
 }
 
+void Client::register_cuda_shared_memory(std::string_view name,
+                                         std::span<const std::byte> raw_handle, int device_id,
+                                         std::uint64_t byte_size) {
+  post_expecting_success(cuda_shared_memory_target(name) + "/register",
+                         encode_cuda_shared_memory_register(raw_handle, device_id, byte_size));
+}
+
+void Client::unregister_cuda_shared_memory(std::optional<std::string_view> name) {
+  post_expecting_success(cuda_shared_memory_target(name) + "/unregister", "{}");
+}
+
 void Client::post_expecting_success(std::string target, std::string body) {
   const auto request = post_json(std::move(target), std::move(body));
   const auto response = transport_->exchange(request);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,15 @@ class Client {
   void unregister_system_shared_memory(std::optional<std::string_view> name = std::nullopt);
   std::vector<SystemRegionStatus> system_shared_memory_status(
       std::optional<std::string_view> name = std::nullopt);
+
+  // Triton's CUDA shared-memory extension ("cuda_shared_memory"): GPU memory this process
+  // exported with cudaIpcGetMemHandle (`raw_handle`, the 64 bytes of a cudaIpcMemHandle_t, which
+  // names the base of a cudaMalloc block) on GPU `device_id` (the daemon's numbering, as in
+  // `cuda:N`), `byte_size` bytes from the block's base. Inputs are read and outputs written there
+  // in place by a worker on that GPU.
+  void register_cuda_shared_memory(std::string_view name, std::span<const std::byte> raw_handle,
+                                   int device_id, std::uint64_t byte_size);
+  void unregister_cuda_shared_memory(std::optional<std::string_view> name = std::nullopt);
 
   const Endpoint& endpoint() const noexcept;
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "client/json_tensor.hpp"
+#include "common/base64.hpp"
 #include "common/error.hpp"
 #include "common/shape.hpp"
 
@@ -115,6 +116,20 @@ std::string system_shared_memory_target(std::optional<std::string_view> region) 
   std::string target = "/v2/systemsharedmemory";
   if (region) target += "/region/" + percent_encode(*region);
   return target;
+}
+
+std::string cuda_shared_memory_target(std::optional<std::string_view> region) {
+  std::string target = "/v2/cudasharedmemory";
+  if (region) target += "/region/" + percent_encode(*region);
+  return target;
+}
+
+std::string encode_cuda_shared_memory_register(std::span<const std::byte> raw_handle, int device_id,
+                                               std::uint64_t byte_size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(raw_handle.data()), raw_handle.size());
+  return json::serialize(json::object{{"raw_handle", json::object{{"b64", encode_base64(bytes)}}},
+                                      {"device_id", device_id},
+                                      {"byte_size", byte_size}});
 }
 
 std::string encode_system_shared_memory_register(std::string_view key, std::uint64_t byte_size,

@@ -29,6 +29,12 @@ std::string system_shared_memory_target(std::optional<std::string_view> region);
 std::string encode_system_shared_memory_register(std::string_view key, std::uint64_t byte_size,
                                                  std::uint64_t offset);
 
+// The same for Triton's CUDA shared-memory extension: "/v2/cudasharedmemory[/region/NAME]", and
+// the register body {"raw_handle":{"b64":BASE64},"device_id":N,"byte_size":N}.
+std::string cuda_shared_memory_target(std::optional<std::string_view> region);
+std::string encode_cuda_shared_memory_register(std::span<const std::byte> raw_handle, int device_id,
+                                               std::uint64_t byte_size);
+
 // An inference request body: the JSON object, then in binary mode each input's bytes in input
 // order. In binary mode the HTTP request carries Content-Type application/octet-stream and
 // Inference-Header-Content-Length: json.size(); in JSON mode the body is `json` alone.

@@ -24,7 +24,9 @@ build() {
   prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
   log "torch $(python3 -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)') from $prefix"
   command -v nvidia-smi >/dev/null && nvidia-smi -L >&2 || log "no nvidia-smi"
-  BUILD_DIR=$build_dir TORCH_PREFIX=$prefix "$root/scripts/setup.sh"
+  # The Python client's tests run with the python that has torch, so the CUDA-region tests run.
+  BUILD_DIR=$build_dir TORCH_PREFIX=$prefix \
+    CMAKE_ARGS="${CMAKE_ARGS:-} -DINFERVISOR_TEST_PYTHON=$(command -v python3)" "$root/scripts/setup.sh"
   grep -q '^INFERVISOR_WITH_CUDA:INTERNAL=ON' "$build_dir/CMakeCache.txt" \
     && log "built with CUDA workers" || log "WARNING: built WITHOUT CUDA workers"
 }

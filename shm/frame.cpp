@@ -8,7 +8,7 @@ namespace infervisor::shm {
 namespace {
 
 constexpr std::uint32_t kFrameMagic = 0x52465649;  // "IVFR", little-endian
-constexpr std::uint16_t kFrameVersion = 3;         // 2: stage times, 3: regions
+constexpr std::uint16_t kFrameVersion = 4;         // 2: stage times, 3: regions, 4: CUDA regions
 
 // Wire structs: read and written only with memcpy, so neither alignment nor a peer changing the
 // bytes between a check and a use matters.
@@ -54,6 +54,8 @@ struct WireRegion {
   std::uint64_t byte_size;
   std::uint32_t key_bytes;
   std::uint32_t owner;
+  std::uint32_t kind;  // RegionKind
+  std::uint32_t reserved;
   char key[kMaxRegionKeyBytes + 1];
 };
 
@@ -68,7 +70,7 @@ constexpr std::uint64_t align_payload(std::uint64_t value) noexcept {
   return (value + kPayloadAlignment - 1) & ~std::uint64_t{kPayloadAlignment - 1};
 }
 
-// Bounded counts keep this far from overflow: 256 * 152 + 256 * 88 + 64 * 304 + 192 bytes at
+// Bounded counts keep this far from overflow: 256 * 152 + 256 * 88 + 64 * 312 + 192 bytes at
 // most.
 constexpr std::uint64_t names_start(std::uint64_t tensors) noexcept {
   return sizeof(WireFrameHeader) + tensors * sizeof(WireTensorDescriptor);
@@ -93,6 +95,26 @@ Result<void> check_region_index(std::uint16_t region, std::size_t count, std::st
                       region, count);
   }
   return {};
+}
+
+// A system region's key is a shm name; a CUDA region's, the raw IPC handle.
+Result<void> check_region_key(RegionKind kind, std::size_t key_bytes, ErrorCode code) noexcept {
+  switch (kind) {
+    case RegionKind::kSystem:
+      if (key_bytes == 0 || key_bytes > kMaxRegionKeyBytes) {
+        return make_error(code, "a region key of {} bytes is outside 1-{}", key_bytes,
+                          kMaxRegionKeyBytes);
+      }
+      return {};
+    case RegionKind::kCuda:
+      if (key_bytes != kCudaIpcHandleBytes) {
+        return make_error(code, "a CUDA region's handle has {} bytes, not {}", key_bytes,
+                          kCudaIpcHandleBytes);
+      }
+      return {};
+  }
+  return make_error(code, "region kind {} is neither system nor CUDA",
+                    static_cast<std::uint32_t>(kind));
 }
 
 template <class T>
@@ -137,9 +159,9 @@ Result<FramePlan> plan_frame(std::string_view model_name, std::span<const Tensor
                       kMaxFrameRegions, regions.regions.size());
   }
   for (const auto& region : regions.regions) {
-    if (region.key.empty() || region.key.size() > kMaxRegionKeyBytes) {
-      return make_error(ErrorCode::kInvalidArgument, "region key '{}' must be 1-{} bytes",
-                        region.key, kMaxRegionKeyBytes);
+    if (auto ok = check_region_key(region.kind, region.key.size(), ErrorCode::kInvalidArgument);
+        !ok) {
+      return ok.error();
     }
   }
   if (!regions.outputs.empty() && regions.outputs.size() != output_names.size()) {
@@ -274,6 +296,7 @@ SmallVector<std::span<std::byte>> write_frame(std::span<std::byte> record, const
     wire.byte_size = region.byte_size;
     wire.key_bytes = static_cast<std::uint32_t>(region.key.size());
     wire.owner = region.owner;
+    wire.kind = static_cast<std::uint32_t>(region.kind);
     std::memcpy(wire.key, region.key.data(), region.key.size());
     std::memcpy(record.data() + cursor, &wire, sizeof(wire));
     cursor += sizeof(wire);
@@ -348,13 +371,13 @@ Result<FrameView> decode_frame(std::span<const std::byte> record, std::uint64_t 
     const std::uint64_t at =
         regions_start(header.tensor_count, header.output_name_count) + i * sizeof(WireRegion);
     const auto wire = read_wire<WireRegion>(record, at);
-    if (wire.key_bytes == 0 || wire.key_bytes > kMaxRegionKeyBytes) {
-      return make_error(ErrorCode::kCorrupt, "region {} key length {} is outside 1-{}", i,
-                        wire.key_bytes, kMaxRegionKeyBytes);
+    const auto kind = static_cast<RegionKind>(wire.kind);
+    if (auto ok = check_region_key(kind, wire.key_bytes, ErrorCode::kCorrupt); !ok) {
+      return make_error(ErrorCode::kCorrupt, "region {}: {}", i, ok.error().message);
     }
     view.regions.push_back({wire.token, wire.device, wire.inode, wire.object_offset, wire.byte_size,
                             std::string_view(base + at + offsetof(WireRegion, key), wire.key_bytes),
-                            wire.owner});
+                            wire.owner, kind});
   }
 
   std::uint64_t cursor = sizeof(WireFrameHeader);

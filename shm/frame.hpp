@@ -12,7 +12,8 @@
 // added client shared-memory regions: a request may carry a region table (after the output
 // names), an input may live in a region instead of the payloads, and a requested output may be
 // placed into a region; a response then describes that output with the region's index and no
-// payload. A peer of another version is refused as corrupt (daemon and workers always come from
+// payload. Version 4 added CUDA regions: a region table entry is a POSIX shm object or a CUDA
+// IPC handle. A peer of another version is refused as corrupt (daemon and workers always come from
 // one build).
 #pragma once
 
@@ -35,6 +36,7 @@ inline constexpr std::size_t kMaxFrameTensors = 256;
 inline constexpr std::size_t kPayloadAlignment = 64;
 inline constexpr std::size_t kMaxFrameRegions = 64;
 inline constexpr std::size_t kMaxRegionKeyBytes = 255;  // NAME_MAX
+inline constexpr std::size_t kCudaIpcHandleBytes = 64;  // sizeof(cudaIpcMemHandle_t)
 
 enum class FrameKind : std::uint16_t { kRequest = 1, kResponse = 2 };
 
@@ -52,11 +54,21 @@ struct StageTimes {
 // A stage time above this (a day) can only come from a corrupt record.
 inline constexpr std::uint64_t kMaxStageNanoseconds = 86'400'000'000'000ull;
 
-// A client's shared-memory region as a request frame names it: the POSIX shm object (`key`,
-// e.g. "/client_x") with the device and inode the daemon found when it was registered (the
-// worker opens the name again and refuses an object that is not the same one), and the registered
-// byte range of it. `token` identifies the registration; it is never reused, so a worker may keep
-// the object mapped under it until the daemon says the region is gone.
+enum class RegionKind : std::uint32_t {
+  kSystem = 0,  // a POSIX shm object in host memory
+  kCuda = 1,    // GPU memory another process exported as a cudaIpcMemHandle_t
+};
+
+// A client's shared-memory region as a request frame names it.
+//  - kSystem: the POSIX shm object (`key`, e.g. "/client_x") with the device and inode the
+//    daemon found when it was registered (the worker opens the name again and refuses an object
+//    that is not the same one), and the registered byte range of it.
+//  - kCuda: `key` holds the kCudaIpcHandleBytes raw bytes of the handle, which names the base of
+//    a cudaMalloc block; the registered range starts there (`object_offset` 0). device, inode and
+//    owner are 0: the daemon cannot look at GPU memory, so the worker checks the block's size
+//    when it opens the handle.
+// `token` identifies the registration; it is never reused, so a worker may keep the object
+// mapped (or the handle open) under it until the daemon says the region is gone.
 struct RegionRef {
   std::uint64_t token = 0;
   std::uint64_t device = 0;
@@ -65,6 +77,7 @@ struct RegionRef {
   std::uint64_t byte_size = 0;      // the registered range's length
   std::string_view key;
   std::uint32_t owner = 0;  // the object's owner (st_uid) when it was registered
+  RegionKind kind = RegionKind::kSystem;
 
   bool operator==(const RegionRef&) const = default;
 };
@@ -88,6 +101,9 @@ struct TensorView {
   std::uint16_t region = 0;         // as in TensorLayout
   std::uint64_t region_offset = 0;
   std::uint64_t byte_size = 0;
+  // Never set by decode_frame: a worker that points `data` into a CUDA region's GPU memory says
+  // so here.
+  bool device_memory = false;
 
   std::span<const std::int64_t> shape() const noexcept { return {dims, ndim}; }
 };

@@ -56,7 +56,8 @@ std::uint64_t bytes_of(
   count = 0;
   for (const auto& [owner_and_name, region] : regions) {
     if (owner_and_name.first != uid) continue;
-    bytes += region->byte_size;
+    // Only host mappings count: a CUDA region maps GPU memory its client already holds.
+    if (region->kind == shm::RegionKind::kSystem) bytes += region->byte_size;
     ++count;
   }
   return bytes;
@@ -79,13 +80,14 @@ ClientRegions::ClientRegions(boost::asio::any_io_executor executor, ClientRegion
       segment_prefix_(std::move(segment_prefix)),
       shm_folder_(std::move(shm_folder)) {}
 
-void ClientRegions::register_region(uid_t uid, std::string_view name, std::string_view key,
-                                    std::uint64_t offset, std::uint64_t byte_size) {
+void ClientRegions::check_new_region(uid_t uid, std::string_view name, std::uint64_t byte_size,
+                                     bool counts_bytes) const {
   check_name(name);
-  check_key(key, segment_prefix_);
   if (byte_size == 0) fail_request(400, "region '{}' byte_size must be positive", name);
-  if (regions_.contains(std::pair<uid_t, std::string>(uid, name))) {
-    fail_request(400, "region '{}' is already registered (unregister it first)", name);
+  if (const auto it = regions_.find(std::pair<uid_t, std::string>(uid, name));
+      it != regions_.end()) {
+    fail_request(400, "region '{}' is already registered as a {} region (unregister it first)",
+                 name, it->second->kind_name());
   }
   std::size_t count = 0;
   const auto bytes = bytes_of(regions_, uid, count);
@@ -95,13 +97,19 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
                  "allows",
                  uid, count);
   }
-  if (byte_size > limits_.max_bytes_per_uid || bytes > limits_.max_bytes_per_uid - byte_size) {
+  if (counts_bytes &&
+      (byte_size > limits_.max_bytes_per_uid || bytes > limits_.max_bytes_per_uid - byte_size)) {
     fail_request(400,
                  "region '{}' of {} bytes would bring uid {} to {} registered bytes; "
                  "client_shared_memory_max_bytes allows {}",
                  name, byte_size, uid, bytes + byte_size, limits_.max_bytes_per_uid);
   }
+}
 
+void ClientRegions::register_region(uid_t uid, std::string_view name, std::string_view key,
+                                    std::uint64_t offset, std::uint64_t byte_size) {
+  check_key(key, segment_prefix_);
+  check_new_region(uid, name, byte_size, /*counts_bytes=*/true);
   const std::string path = shm_folder_ + "/" + std::string(key.substr(1));
   // O_NOFOLLOW: a symbolic link planted under the name must not lead to a file of the daemon's.
   // O_NONBLOCK: a FIFO planted there must not block the event loop (it fails S_ISREG below).
@@ -141,6 +149,31 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
   region->device = static_cast<std::uint64_t>(st.st_dev);
   region->inode = static_cast<std::uint64_t>(st.st_ino);
   region->object_owner = st.st_uid;
+  add(std::move(region));
+}
+
+void ClientRegions::register_cuda_region(uid_t uid, std::string_view name,
+                                         std::string_view ipc_handle, int device_id,
+                                         std::uint64_t byte_size) {
+  check_new_region(uid, name, byte_size, /*counts_bytes=*/false);
+  if (ipc_handle.size() != shm::kCudaIpcHandleBytes) {
+    fail_request(400, "region '{}' raw_handle has {} bytes; a cudaIpcMemHandle_t has {}", name,
+                 ipc_handle.size(), shm::kCudaIpcHandleBytes);
+  }
+  auto region = std::make_unique<ClientRegion>();
+  region->kind = shm::RegionKind::kCuda;
+  region->name = std::string(name);
+  region->byte_size = byte_size;
+  region->owner = uid;
+  region->object_owner = uid;
+  region->token = next_token_++;
+  region->ipc_handle = std::string(ipc_handle);
+  region->device_id = device_id;
+  add(std::move(region));
+}
+
+void ClientRegions::add(std::unique_ptr<ClientRegion> region) {
+  const std::pair<uid_t, std::string> key(region->owner, region->name);
   // The last holder (the registry or a job) lets go on the daemon's thread, maybe deep inside a
   // job's completion: the release runs later, from the executor.
   ClientRegionPtr shared(region.release(),
@@ -151,24 +184,21 @@ void ClientRegions::register_region(uid_t uid, std::string_view name, std::strin
                              if (const auto self = weak.lock()) self->released(released_token);
                            });
                          });
-  regions_.emplace(std::pair<uid_t, std::string>(uid, name), std::move(shared));
+  regions_.emplace(key, std::move(shared));
 }
 
-void ClientRegions::unregister(uid_t uid, std::optional<std::string_view> name, Respond respond) {
+void ClientRegions::unregister(uid_t uid, shm::RegionKind kind,
+                               std::optional<std::string_view> name, Respond respond) {
   std::vector<ClientRegionPtr> removed;
   if (name) {
-    auto it = regions_.find(std::pair<uid_t, std::string>(uid, *name));
-    if (it == regions_.end() && uid == 0) {
-      // Root may unregister any uid's region by its name when the name is not ambiguous.
-      const ClientRegionPtr found = find(uid, *name);
-      it = regions_.find(std::pair<uid_t, std::string>(found->owner, *name));
-    }
-    if (it == regions_.end()) fail_request(400, "no system shared memory region '{}'", *name);
+    // Root may unregister any uid's region by its name when the name is not ambiguous.
+    const ClientRegionPtr found = find(uid, *name, kind);
+    const auto it = regions_.find(std::pair<uid_t, std::string>(found->owner, *name));
     removed.push_back(std::move(it->second));
     regions_.erase(it);
   } else {
     for (auto it = regions_.begin(); it != regions_.end();) {
-      if (it->first.first == uid) {
+      if (it->first.first == uid && it->second->kind == kind) {
         removed.push_back(std::move(it->second));
         it = regions_.erase(it);
       } else {
@@ -202,15 +232,15 @@ void ClientRegions::released(std::uint64_t token) {
   }
 }
 
-std::vector<ClientRegionPtr> ClientRegions::status(uid_t uid,
+std::vector<ClientRegionPtr> ClientRegions::status(uid_t uid, shm::RegionKind kind,
                                                    std::optional<std::string_view> name) const {
   std::vector<ClientRegionPtr> out;
   if (name) {
-    out.push_back(find(uid, *name));
+    out.push_back(find(uid, *name, kind));
     return out;
   }
   for (const auto& [owner_and_name, region] : regions_) {
-    if (uid == 0 || owner_and_name.first == uid) out.push_back(region);
+    if ((uid == 0 || owner_and_name.first == uid) && region->kind == kind) out.push_back(region);
   }
   return out;
 }
@@ -228,7 +258,16 @@ ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name) const {
     }
     if (found) return found;
   }
-  fail_request(400, "no system shared memory region '{}' is registered", name);
+  fail_request(400, "no shared memory region '{}' is registered", name);
+}
+
+ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name, shm::RegionKind kind) const {
+  ClientRegionPtr found = find(uid, name);
+  if (found->kind != kind) {
+    fail_request(400, "'{}' is a {} shared memory region, not a {} one", name, found->kind_name(),
+                 kind == shm::RegionKind::kCuda ? "CUDA" : "system");
+  }
+  return found;
 }
 
 }  // namespace infervisor::supervisor

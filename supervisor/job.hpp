@@ -118,6 +118,9 @@ class Job {
   // memory is split in halves, and each half's jobs keep to their half's size from then on.
   std::int64_t batch_limit() const noexcept { return batch_limit_; }
   void set_batch_limit(std::int64_t rows) noexcept { batch_limit_ = rows; }
+  // The GPU whose workers alone may run it (its CUDA shared-memory regions are there).
+  std::optional<int> required_gpu() const noexcept { return required_gpu_; }
+  void set_required_gpu(std::optional<int> gpu) noexcept { required_gpu_ = gpu; }
   // Told of the job's one answer just before it goes out (the model's statistics).
   void set_observer(Observer observer) { observer_ = std::move(observer); }
   void complete(HttpReply reply) {
@@ -145,6 +148,7 @@ class Job {
   std::optional<JobTimes> times_;
   std::optional<shm::FramePlan> frame_plan_;
   std::int64_t batch_limit_ = std::numeric_limits<std::int64_t>::max();
+  std::optional<int> required_gpu_;
   std::vector<std::string> deaths_;
   std::chrono::steady_clock::time_point client_deadline_ =
       std::chrono::steady_clock::time_point::max();

@@ -172,9 +172,11 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
   return reply;
 }
 
-std::string server_metadata_json(std::string_view version, bool system_shared_memory) {
+std::string server_metadata_json(std::string_view version, bool system_shared_memory,
+                                 bool cuda_shared_memory) {
   json::array extensions{"binary_tensor_data", "model_repository"};
   if (system_shared_memory) extensions.emplace_back("system_shared_memory");
+  if (cuda_shared_memory) extensions.emplace_back("cuda_shared_memory");
   return json::serialize(json::object{
       {"name", "infervisor"},
       {"version", version},

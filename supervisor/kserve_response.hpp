@@ -19,7 +19,8 @@ HttpReply encode_infer_response(const ModelConfig& model, const InferRequest& re
                                 const shm::FrameView& frame);
 
 // `system_shared_memory`: advertise Triton's system_shared_memory extension (when it is on).
-std::string server_metadata_json(std::string_view version, bool system_shared_memory = false);
+std::string server_metadata_json(std::string_view version, bool system_shared_memory = false,
+                                 bool cuda_shared_memory = false);
 struct ModelState;
 // `state`, when given, adds the model's state (and why it is FAILED).
 std::string model_metadata_json(const ModelConfig& model, const ModelState* state = nullptr);

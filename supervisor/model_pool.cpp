@@ -8,6 +8,7 @@
 #include "shm/ring.hpp"
 #include "supervisor/batch_former.hpp"
 #include "supervisor/job_answer.hpp"
+#include "supervisor/job_placement.hpp"
 #include "supervisor/job_times.hpp"
 #include "supervisor/pick_worker.hpp"
 #include "supervisor/request_layout.hpp"
@@ -221,6 +222,7 @@ void ModelPool::submit(JobPtr job) {
                  "max_queued_bytes ({}); try again later",
                  queued_bytes_.used, bytes, queued_bytes_.limit);
   }
+  job->set_required_gpu(required_gpu(job->request(), model_));
   plan_frame(*job);
   auto client_timeout = std::chrono::duration_cast<Clock::duration>(policy_.job_timeout);
   if (job->request().timeout && *job->request().timeout < client_timeout)
@@ -337,7 +339,7 @@ void ModelPool::pump() {
     }
     Member* idle = nullptr;
     for (auto& member : members_) {
-      if (member->process->accepting() && member->inflight.empty()) {
+      if (member->process->accepting() && member->inflight.empty() && suits(*member, *job)) {
         idle = member.get();
         break;
       }
@@ -351,11 +353,12 @@ void ModelPool::pump() {
   // retried job needs.
   if (!retry_.empty()) return;
   std::vector<WorkerLoad> loads;
-  while (!queue_.empty()) {
-    JobPtr job = queue_.front();
+  std::size_t passed_over = 0;
+  for (std::size_t position = 0; position < queue_.size();) {
+    JobPtr job = queue_[position];
     if (job->completed() || job->abandoned()) {
       // Its client is gone (or its deadline answered it): do not run it.
-      queue_.pop_front();
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(position));
       release_bytes(*job);
       if (job->abandoned())
         spdlog::debug("model '{}' job {}: dropped, its client went away", model_.name, job->id());
@@ -364,21 +367,35 @@ void ModelPool::pump() {
     }
     loads.clear();
     for (const auto& member : members_) {
-      loads.push_back({member->process->accepting() && !member->inflight.has_exclusive(),
+      loads.push_back({member->process->accepting() && !member->inflight.has_exclusive() &&
+                           suits(*member, *job),
                        member->inflight.size(),
                        static_cast<std::size_t>(model_.max_inflight_per_worker)});
     }
     const auto chosen = pick_worker(loads);
-    if (!chosen) return;
+    if (!chosen) {
+      // A job bound to a GPU whose workers are all busy lets the jobs behind it go to other
+      // GPUs' workers (a batching model forms its batches from the front, so it waits).
+      if (job->required_gpu() && !model_.batching.enabled() && ++passed_over <= kMaxPassedOver) {
+        ++position;
+        continue;
+      }
+      return;
+    }
     if (model_.batching.enabled()) {
       // (A batch not yet due leaves the queue as it is, and its timer comes back.)
       if (!dispatch_batch(*members_[*chosen])) return;
       continue;
     }
     if (!send(*members_[*chosen], job, /*exclusive=*/false)) continue;
-    queue_.pop_front();
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(position));
     release_bytes(*job);
   }
+}
+
+bool ModelPool::suits(const Member& member, const Job& job) const noexcept {
+  return device_suits(instances_[static_cast<std::size_t>(member.instance)].device,
+                      job.required_gpu());
 }
 
 std::size_t ModelPool::poll() {

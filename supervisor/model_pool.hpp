@@ -156,6 +156,11 @@ class ModelPool final : public WorkerProcess::Events {
   // Dynamic batching: sends the batch the front of the queue leads to `member`, or, when it is not
   // due yet, arms the batch timer and returns false.
   bool dispatch_batch(Member& member);
+  // Whether `member`'s device may run `job` (a job in CUDA regions runs on their GPU only).
+  bool suits(const Member& member, const Job& job) const noexcept;
+  // How many GPU-bound jobs one pump may pass over while their GPU's workers are busy: bounds the
+  // scan of a long queue.
+  static constexpr std::size_t kMaxPassedOver = 64;
   void arm_batch_timer(std::chrono::steady_clock::time_point when);
   void answer_batch(InFlightTable::Entry& entry, const shm::RecordView& answer,
                     const std::string& worker);

@@ -27,8 +27,8 @@ inline std::uint16_t region_index(RequestLayout& layout, const ClientRegion& reg
     if (layout.regions[i].token == region.token) return static_cast<std::uint16_t>(i + 1);
   }
   layout.regions.push_back({region.token, region.device, region.inode, region.offset,
-                            region.byte_size, region.key,
-                            static_cast<std::uint32_t>(region.object_owner)});
+                            region.byte_size, region.frame_key(),
+                            static_cast<std::uint32_t>(region.object_owner), region.kind});
   return static_cast<std::uint16_t>(layout.regions.size());
 }
 }  // namespace detail

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
+#include "common/base64.hpp"
 #include "supervisor/kserve_request.hpp"
 #include "supervisor/kserve_response.hpp"
 #include "supervisor/metrics_text.hpp"
@@ -99,9 +101,17 @@ std::uint64_t register_field(const boost::json::object& body, std::string_view k
   fail_request(400, "register '{}' must be a non-negative integer", key);
 }
 
+// Triton's shapes: system regions [{"name","key","offset","byte_size"}], CUDA regions
+// [{"name","device_id","byte_size"}].
 std::string region_status_json(std::span<const ClientRegionPtr> regions) {
   boost::json::array out;
   for (const auto& region : regions) {
+    if (region->kind == shm::RegionKind::kCuda) {
+      out.emplace_back(boost::json::object{{"name", region->name},
+                                           {"device_id", region->device_id},
+                                           {"byte_size", region->byte_size}});
+      continue;
+    }
     out.emplace_back(boost::json::object{{"name", region->name},
                                          {"key", region->key},
                                          {"offset", region->offset},
@@ -110,11 +120,36 @@ std::string region_status_json(std::span<const ClientRegionPtr> regions) {
   return boost::json::serialize(out);
 }
 
+// {"raw_handle": {"b64": BASE64}}: the handle's bytes.
+std::string raw_handle_field(const boost::json::object& body) {
+  const auto* raw = body.if_contains("raw_handle");
+  const auto* b64 = raw && raw->is_object() ? raw->get_object().if_contains("b64") : nullptr;
+  if (!b64 || !b64->is_string())
+    fail_request(400, "the register body needs 'raw_handle': {{\"b64\": <base64 string>}}");
+  auto bytes = decode_base64(b64->get_string());
+  if (!bytes) fail_request(400, "raw_handle.b64 is not base64");
+  return std::move(*bytes);
+}
+
 }  // namespace
 
-void Router::system_shared_memory(std::span<const std::string_view> parts,
-                                  const HttpRequest& request, const RequestContext& context,
-                                  const Respond& respond) {
+std::vector<int> Router::gpus_in_use() const {
+  std::vector<int> gpus;
+  for (const ModelPool* pool : state_.all_pools()) {
+    for (const auto& group : pool->model().instance_groups) {
+      if (group.device.kind == DeviceSpec::Kind::kCuda &&
+          std::find(gpus.begin(), gpus.end(), group.device.index) == gpus.end()) {
+        gpus.push_back(group.device.index);
+      }
+    }
+  }
+  std::sort(gpus.begin(), gpus.end());
+  return gpus;
+}
+
+void Router::shared_memory(shm::RegionKind kind, std::span<const std::string_view> parts,
+                           const HttpRequest& request, const RequestContext& context,
+                           const Respond& respond) {
   ClientRegions* regions = state_.client_regions();
   if (!regions) {
     fail_request(404,
@@ -134,16 +169,31 @@ void Router::system_shared_memory(std::span<const std::string_view> parts,
   }
   if (action == "status") {
     require_method(request, http::verb::get);
-    respond(json_reply(region_status_json(regions->status(uid, name))));
+    respond(json_reply(region_status_json(regions->status(uid, kind, name))));
   } else if (action == "unregister") {
     require_method(request, http::verb::post);
-    regions->unregister(uid, name, respond);
+    regions->unregister(uid, kind, name, respond);
   } else if (action == "register" && name) {
     require_method(request, http::verb::post);
     boost::system::error_code ec;
     const auto document = boost::json::parse(request.body(), ec);
     if (ec || !document.is_object()) fail_request(400, "the register body must be a JSON object");
     const auto& body = document.get_object();
+    if (kind == shm::RegionKind::kCuda) {
+      const std::string handle = raw_handle_field(body);
+      const auto device = register_field(body, "device_id", true);
+      const auto gpus = gpus_in_use();
+      if (std::find(gpus.begin(), gpus.end(), static_cast<std::int64_t>(device)) == gpus.end()) {
+        fail_request(400, "device_id {}: no model has workers on that GPU (GPUs with workers: {})",
+                     device, gpus.empty() ? "none" : fmt::format("{}", fmt::join(gpus, ", ")));
+      }
+      const auto byte_size = register_field(body, "byte_size", true);
+      regions->register_cuda_region(uid, *name, handle, static_cast<int>(device), byte_size);
+      spdlog::info("uid {} registered CUDA shared memory region '{}' ({} bytes on GPU {})", uid,
+                   *name, byte_size, device);
+      respond(json_reply("{}"));
+      return;
+    }
     const auto* key = body.if_contains("key");
     if (!key || !key->is_string()) fail_request(400, "the register body needs a string 'key'");
     regions->register_region(uid, *name, key->get_string(), register_field(body, "offset", false),
@@ -179,8 +229,9 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       fail_request(404, "no endpoint at '{}'", std::string_view(request.target()));
     if (parts.size() == 1) {
       require_method(request, http::verb::get);
-      return answer(respond,
-                    json_reply(server_metadata_json(kVersion, state_.client_regions() != nullptr)));
+      const bool regions = state_.client_regions() != nullptr;
+      return answer(respond, json_reply(server_metadata_json(kVersion, regions,
+                                                             regions && !gpus_in_use().empty())));
     }
     if (parts[1] == "health" && parts.size() == 3) {
       require_method(request, http::verb::get);
@@ -217,12 +268,17 @@ std::weak_ptr<Job> Router::handle(HttpRequest&& request, const RequestContext& c
       return {};
     }
     if (parts[1] == "cudasharedmemory") {
-      fail_request(404,
-                   "infervisord does not offer Triton's cuda_shared_memory extension (GET /v2 "
-                   "lists what it offers); system_shared_memory carries host tensors");
+      if (state_.client_regions() && gpus_in_use().empty()) {
+        fail_request(404,
+                     "no model has GPU workers, so infervisord offers no cuda_shared_memory (GET "
+                     "/v2 lists what it offers); system_shared_memory carries host tensors");
+      }
+      shared_memory(shm::RegionKind::kCuda, std::span(parts).subspan(2), request, context, respond);
+      return {};
     }
     if (parts[1] == "systemsharedmemory") {
-      system_shared_memory(std::span(parts).subspan(2), request, context, respond);
+      shared_memory(shm::RegionKind::kSystem, std::span(parts).subspan(2), request, context,
+                    respond);
       return {};
     }
     if (parts[1] == "models" && parts.size() == 3 && parts[2] == "stats") {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "supervisor/client_regions.hpp"
 #include "supervisor/http_reply.hpp"
@@ -73,9 +74,12 @@ class Router {
  private:
   std::weak_ptr<Job> infer(std::string_view model_name, HttpRequest&& request,
                            const RequestContext& context, Respond respond);
-  // /v2/systemsharedmemory/...: `parts` after "systemsharedmemory".
-  void system_shared_memory(std::span<const std::string_view> parts, const HttpRequest& request,
-                            const RequestContext& context, const Respond& respond);
+  // /v2/systemsharedmemory/... and /v2/cudasharedmemory/...: `parts` after that word.
+  void shared_memory(shm::RegionKind kind, std::span<const std::string_view> parts,
+                     const HttpRequest& request, const RequestContext& context,
+                     const Respond& respond);
+  // The GPUs (DeviceSpec::index) some model places workers on, sorted: where CUDA regions may be.
+  std::vector<int> gpus_in_use() const;
 
   ServiceState& state_;
 };

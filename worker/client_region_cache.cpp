@@ -33,6 +33,7 @@ ClientRegionCache::~ClientRegionCache() {
 }
 
 Result<std::span<std::byte>> ClientRegionCache::map(const shm::RegionRef& region) {
+  if (region.kind == shm::RegionKind::kCuda) return cuda_.map(region);
   if (const auto it = mappings_.find(region.token); it != mappings_.end()) {
     struct stat st {};
     // (Not st_ctim: writes through the mapping, the worker's own outputs included, move it,
@@ -121,6 +122,7 @@ void ClientRegionCache::unmap(Mapping& mapping) noexcept {
 }
 
 void ClientRegionCache::release(std::uint64_t token) noexcept {
+  cuda_.release(token);
   const auto it = mappings_.find(token);
   if (it == mappings_.end()) return;
   unmap(it->second);

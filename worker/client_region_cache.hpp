@@ -24,6 +24,7 @@
 #include "common/error.hpp"
 #include "common/unique_fd.hpp"
 #include "shm/frame.hpp"
+#include "worker/cuda_handle_cache.hpp"
 
 namespace infervisor::worker {
 
@@ -42,6 +43,11 @@ class ClientRegionCache {
   ~ClientRegionCache();
   ClientRegionCache(const ClientRegionCache&) = delete;
   ClientRegionCache& operator=(const ClientRegionCache&) = delete;
+
+  // Lets this worker open CUDA regions (a GPU worker; on a CPU they are refused).
+  void set_cuda(CudaHandleCache::Open open, CudaHandleCache::Close close) {
+    cuda_.connect(std::move(open), std::move(close));
+  }
 
   // The registered range of `region`, mapped read-write. Errors: kInvalidArgument when the
   // object is gone, replaced or shrunk (the client's doing), kSystem when this worker cannot
@@ -73,6 +79,7 @@ class ClientRegionCache {
   std::string shm_folder_;
   std::uint64_t pinned_bytes_ = 0;
   std::unordered_map<std::uint64_t, Mapping> mappings_;
+  CudaHandleCache cuda_;
 };
 
 }  // namespace infervisor::worker

@@ -35,6 +35,10 @@ class CpuBackend final : public DeviceBackend {
   std::unique_ptr<DeviceLane> make_lane() override { return std::make_unique<CpuLane>(); }
   std::string pin(std::span<std::byte>) override { return {}; }
   void unpin(std::span<std::byte>) override {}
+  std::string open_ipc(std::span<const std::byte>, std::byte**, std::uint64_t*) override {
+    return "this worker runs on the CPU; CUDA shared memory needs a GPU worker";
+  }
+  void close_ipc(std::byte*) override {}
   void release_cached_memory() override {}
   std::uint64_t memory_bytes() override { return 0; }
   std::string describe() override { return "cpu"; }

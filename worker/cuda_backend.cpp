@@ -5,9 +5,11 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +26,24 @@ std::string cuda_problem(const char* what, cudaError_t error) {
 
 std::string mib(std::size_t bytes) {
   return std::to_string(bytes >> 20);
+}
+
+// The runtime API says nothing of an allocation's size, and a client's handle names a whole
+// cudaMalloc block, so the registered byte_size is checked against the driver's
+// cuMemGetAddressRange. The driver library is always loaded where CUDA runs; looking it up at
+// run time spares the build the driver API's headers and link (the pip wheels ship neither).
+using GetAddressRange = int (*)(unsigned long long* base, std::size_t* size,
+                                unsigned long long address);
+
+GetAddressRange address_range_function() {
+  static const GetAddressRange function = [] {
+    void* library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (library == nullptr) library = dlopen("libcuda.so.1", RTLD_NOW);
+    return library == nullptr
+               ? nullptr
+               : reinterpret_cast<GetAddressRange>(dlsym(library, "cuMemGetAddressRange_v2"));
+  }();
+  return function;
 }
 
 class CudaLane final : public DeviceLane {
@@ -112,6 +132,48 @@ class CudaBackend final : public DeviceBackend {
     if (it == pinned_.end()) return;
     if (cudaHostUnregister(memory.data()) != cudaSuccess) (void)cudaGetLastError();
     pinned_.erase(it);
+  }
+
+  std::string open_ipc(std::span<const std::byte> handle, std::byte** base,
+                       std::uint64_t* size) override {
+    cudaIpcMemHandle_t ipc{};
+    if (handle.size() != sizeof(ipc)) {
+      return "a CUDA IPC handle has " + std::to_string(sizeof(ipc)) + " bytes, not " +
+             std::to_string(handle.size());
+    }
+    std::memcpy(&ipc, handle.data(), sizeof(ipc));
+    const GetAddressRange address_range = address_range_function();
+    if (address_range == nullptr) {
+      return "cannot find cuMemGetAddressRange_v2 in libcuda.so.1 to check the block's size";
+    }
+    void* opened = nullptr;
+    cudaError_t error = cudaSetDevice(device_);
+    if (error == cudaSuccess)
+      error = cudaIpcOpenMemHandle(&opened, ipc, cudaIpcMemLazyEnablePeerAccess);
+    if (error != cudaSuccess) {
+      (void)cudaGetLastError();  // a handle that does not open is not a device fault
+      return cuda_problem("cudaIpcOpenMemHandle", error) +
+             "; is it a live cudaMalloc block of a process on this GPU?";
+    }
+    unsigned long long range_base = 0;
+    std::size_t range_size = 0;
+    const int result =
+        address_range(&range_base, &range_size, reinterpret_cast<unsigned long long>(opened));
+    if (result != 0) {
+      cudaIpcCloseMemHandle(opened);
+      (void)cudaGetLastError();
+      return "cuMemGetAddressRange failed with CUresult " + std::to_string(result);
+    }
+    // The handle names the block's base; anything else would make offsets mean other bytes.
+    const auto end = range_base + range_size;
+    const auto at = reinterpret_cast<unsigned long long>(opened);
+    *base = static_cast<std::byte*>(opened);
+    *size = at >= range_base && at < end ? end - at : 0;
+    return {};
+  }
+
+  void close_ipc(std::byte* base) override {
+    if (cudaIpcCloseMemHandle(base) != cudaSuccess) (void)cudaGetLastError();
   }
 
   void release_cached_memory() override { c10::cuda::CUDACachingAllocator::emptyCache(); }

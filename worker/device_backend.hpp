@@ -50,6 +50,10 @@ class DeviceBackend {
   virtual std::string pin(std::span<std::byte> memory) = 0;
   // Undoes pin() of the same memory before it is unmapped (a client's region let go).
   virtual void unpin(std::span<std::byte> memory) = 0;
+  // Opens another process's exported GPU memory (ModelRunner::open_ipc_memory). Empty: done.
+  virtual std::string open_ipc(std::span<const std::byte> handle, std::byte** base,
+                               std::uint64_t* size) = 0;
+  virtual void close_ipc(std::byte* base) = 0;
   // After an out-of-memory error: gives the allocator's cached blocks back to the device.
   virtual void release_cached_memory() = 0;
   // Device memory this process's allocator holds now (reserved, cached blocks included), bytes;

@@ -36,7 +36,7 @@ Result<std::vector<InputTensor>> bind_inputs(std::span<const TensorSpec> specs,
                         "input '{}' has shape {} but the model takes {} (-1: any size)",
                         tensor.name, shape_to_string(tensor.shape()), shape_to_string(spec.dims));
     }
-    slots[index] = InputTensor{tensor.dtype, tensor.shape(), tensor.data};
+    slots[index] = InputTensor{tensor.dtype, tensor.shape(), tensor.data, tensor.device_memory};
   }
   std::vector<InputTensor> out;
   out.reserve(specs.size());

@@ -77,6 +77,12 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       return reject(record, region_error_kind(mapped.error()), mapped.error().message);
     }
     tensor.data = mapped->subspan(tensor.region_offset, tensor.byte_size);
+    if (frame->regions[tensor.region - 1].kind == shm::RegionKind::kCuda) {
+      // GPU memory, read in place by the model. (Its BOOL bytes are not checked: that would
+      // copy them to the host first.)
+      tensor.device_memory = true;
+      continue;
+    }
     const bool floating = tensor.dtype == DType::kFloat16 || tensor.dtype == DType::kBFloat16 ||
                           tensor.dtype == DType::kFloat32 || tensor.dtype == DType::kFloat64;
     if (on_cpu && !floating) {
@@ -109,6 +115,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
   std::vector<std::size_t> fetched;  // ModelOutput index of each answered output, in answer order
   std::vector<shm::TensorLayout> layouts;
   std::vector<std::span<std::byte>> placed;  // per answered output: its bytes in a client region
+  std::vector<bool> placed_on_device;        // ... which is a CUDA region
   for (std::size_t i = 0; i < selected->size(); ++i) {
     const std::size_t spec_index = (*selected)[i];
     const std::size_t output = (*bound)[spec_index];
@@ -116,6 +123,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
     shm::TensorLayout layout{model_.outputs[spec_index].name, model_.outputs[spec_index].dtype,
                              forward.outputs()[output].shape};
     placed.emplace_back();
+    placed_on_device.push_back(false);
     if (i < frame->output_placements.size() && frame->output_placements[i].region != 0) {
       const auto& placement = frame->output_placements[i];
       const auto bytes = checked_byte_size(layout.dtype, layout.dims).value_or(~std::uint64_t{0});
@@ -135,6 +143,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       layout.region = placement.region;
       layout.region_offset = placement.offset;
       placed.back() = mapped->subspan(placement.offset, bytes);
+      placed_on_device.back() = frame->regions[placement.region - 1].kind == shm::RegionKind::kCuda;
     }
     layouts.push_back(layout);
   }
@@ -159,7 +168,11 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
   const auto payloads = shm::write_frame(answer->payload, *plan, shm::FrameKind::kResponse,
                                          record.job_id, model_.name, layouts, {}, answer_regions);
   for (std::size_t i = 0; i < fetched.size(); ++i) {
-    if (!forward.copy_output(fetched[i], layouts[i].region ? placed[i] : payloads[i])) break;
+    const bool in_region = layouts[i].region != 0;
+    if (!forward.copy_output(fetched[i], in_region ? placed[i] : payloads[i],
+                             in_region && placed_on_device[i])) {
+      break;
+    }
   }
   // The one wait: outputs in the record, inputs no longer read. A failure here reserves an ERROR
   // record instead, which discards the uncommitted response.

@@ -13,6 +13,8 @@
 // memory (from_blob on a CPU, a host-to-device copy from the page-locked mapping on a GPU), and
 // an output asked into a region is copied straight into it; the response then describes it
 // without a payload. A region the client shrank while the job ran fails the job (bus_guard.hpp).
+// A CUDA region is the client's GPU memory, opened on this worker's GPU: the model reads its
+// inputs there in place, and outputs asked into it are copied device to device.
 //
 // Device failures: out of memory fails the job ("CUDA out of memory..."), frees the allocator's
 // cache and serves on; a sticky device error fails the job, tells the supervisor why in a job-0

@@ -125,6 +125,15 @@ ExitStatus run(std::span<char* const> args) {
     };
   }
   ClientRegionCache regions(std::move(pin), std::move(unpin));
+  if (model.device != "cpu") {
+    // CUDA regions are opened on this worker's one GPU and used in place.
+    regions.set_cuda(
+        [&runner = started->runner](std::span<const std::byte> handle,
+                                    CudaHandleCache::Opened& opened) {
+          return std::string(runner.open_ipc_memory(handle, &opened.base, &opened.size));
+        },
+        [&runner = started->runner](std::byte* base) { runner.close_ipc_memory(base); });
+  }
   JobHandler jobs(model, started->runner, channel->requests, replies, regions, who);
   ServeContext context{
       channel->requests, replies, jobs, regions, policy, channel_options.supervisor_pid, who, {}};

@@ -250,7 +250,7 @@ bool Forward::fetch(std::span<const std::size_t> indices) {
   }
 }
 
-bool Forward::copy_output(std::size_t index, std::span<std::byte> destination) {
+bool Forward::copy_output(std::size_t index, std::span<std::byte> destination, bool on_device) {
   if (state_->failed) return false;
   try {
     c10::InferenceMode inference;
@@ -262,8 +262,9 @@ bool Forward::copy_output(std::size_t index, std::span<std::byte> destination) {
     }
     if (destination.empty()) return true;
     const StreamScope scope(state_->stream);
-    at::Tensor place = at::from_blob(destination.data(), tensor.sizes(),
-                                     at::TensorOptions().dtype(tensor.scalar_type()));
+    auto options = at::TensorOptions().dtype(tensor.scalar_type());
+    if (on_device) options = options.device(tensor.device());
+    at::Tensor place = at::from_blob(destination.data(), tensor.sizes(), options);
     place.copy_(tensor, /*non_blocking=*/true);
     return true;
   } catch (const std::exception& error) {
@@ -420,6 +421,13 @@ Forward ModelRunner::forward(std::span<const InputTensor> inputs) const {
       // safe because the worker hands TorchScript read-only inputs; a model that writes into its
       // input would write into the request ring, which the worker releases right after the
       // response.
+      if (input.on_device) {
+        if (on_cpu) throw std::runtime_error("an input in GPU memory reached a CPU model");
+        // A client's CUDA region on this GPU: read in place, like ring bytes on a CPU.
+        arguments.emplace_back(at::from_blob(const_cast<std::byte*>(input.data.data()), sizes,
+                                             options.device(state_->device)));
+        continue;
+      }
       at::Tensor host =
           input.data.empty()
               ? at::empty(sizes, options)
@@ -460,6 +468,21 @@ std::string_view ModelRunner::pin_host_memory(std::span<std::byte> memory) const
 
 void ModelRunner::unpin_host_memory(std::span<std::byte> memory) const {
   if (state_->backend) state_->backend->unpin(memory);
+}
+
+std::string_view ModelRunner::open_ipc_memory(std::span<const std::byte> handle, std::byte** base,
+                                              std::uint64_t* size) const {
+  try {
+    state_->message = state_->backend ? state_->backend->open_ipc(handle, base, size)
+                                      : std::string("the model has no device backend");
+  } catch (const std::exception& error) {
+    state_->message = error.what();
+  }
+  return state_->message;
+}
+
+void ModelRunner::close_ipc_memory(std::byte* base) const {
+  if (state_->backend) state_->backend->close_ipc(base);
 }
 
 void ModelRunner::release_cached_memory() const {

@@ -22,10 +22,13 @@ namespace infervisor::worker {
 
 // A tensor handed to the model: bytes in this process's memory (often the request ring), which
 // the model only reads. `data` holds exactly element_count(shape) * dtype_size(dtype) bytes.
+// `on_device`: the bytes are in the worker's GPU's memory (a client's CUDA region, opened with
+// open_ipc_memory), used in place without a copy.
 struct InputTensor {
   DType dtype = DType::kFloat32;
   std::span<const std::int64_t> shape;
   std::span<const std::byte> data;
+  bool on_device = false;
 };
 
 // The shapes a model's forward() may return that the worker understands.
@@ -87,7 +90,8 @@ class Forward {
   // pinned), a plain copy on the CPU. Then finish() marks the end of the copies and waits, once,
   // for all of this job's device work; only then are the bytes in place, the inputs no longer
   // read, and durations() final. Both return false with error() and failure() on failure.
-  bool copy_output(std::size_t index, std::span<std::byte> destination);
+  // `on_device`: `destination` is GPU memory (a client's CUDA region): a device-to-device copy.
+  bool copy_output(std::size_t index, std::span<std::byte> destination, bool on_device = false);
   bool finish();
   StageDurations durations() const noexcept;
 
@@ -132,6 +136,12 @@ class ModelRunner {
   // it and the device need no staging. Empty: done (nothing to do on a CPU); else why not.
   std::string_view pin_host_memory(std::span<std::byte> memory) const;
   void unpin_host_memory(std::span<std::byte> memory) const;
+  // Opens GPU memory another process exported (a cudaIpcMemHandle_t of `handle.size()` bytes) on
+  // this runner's device: its base and the size of the allocation it names. Empty: opened; else
+  // why not (on a CPU: always). Each successful open needs one close_ipc_memory(base).
+  std::string_view open_ipc_memory(std::span<const std::byte> handle, std::byte** base,
+                                   std::uint64_t* size) const;
+  void close_ipc_memory(std::byte* base) const;
   // After FailureKind::kOutOfMemory: hands the allocator's cached blocks back to the device.
   void release_cached_memory() const;
   // After a failure: empty if the device still works, else the sticky error that breaks it.

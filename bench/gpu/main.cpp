@@ -34,6 +34,9 @@
 #include "bench/e2e/load_generator.hpp"
 #include "bench/e2e/region_tensors.hpp"
 #include "bench/gpu/stage_log.hpp"
+#ifdef INFERVISOR_BENCH_CUDA
+#include "bench/gpu/cuda_region_tensors.hpp"
+#endif
 #include "common/child_process.hpp"
 #include "common/unique_fd.hpp"
 
@@ -181,15 +184,18 @@ struct LoadRow {
   int inflight = 1;
   std::string note;      // settings that differ from the defaults
   bool regions = false;  // tensors in client shared-memory regions, not over the socket
+  bool cuda = false;     // ... in CUDA regions: the client's GPU memory
   LoadResult result;
   StageMeans stages;
   double images_per_s() const { return result.requests_per_s * batch; }
 };
 
 LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int workers, int batch,
-                int inflight, bool regions) {
+                int inflight, bool regions, bool cuda) {
   progress("{} worker(s), b{}, {} in flight{}", workers, batch, inflight,
-           regions ? ", shared-memory regions" : "");
+           cuda      ? ", CUDA regions"
+           : regions ? ", shared-memory regions"
+                     : "");
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   e2e::LoadPlan plan;
@@ -200,8 +206,13 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
   plan.window_closed = [&] { to = log_size(daemon.log_path()); };
   e2e::PayloadShape shape{
       "resnet50", {batch, 3, 224, 224}, static_cast<std::size_t>(batch * kClasses)};
-  LoadRow row{workers, batch, inflight, regions ? "regions" : "", regions, {}, {}};
-  if (regions) {
+  LoadRow row{workers, batch, inflight, regions ? "regions" : "", regions, cuda, {}, {}};
+  if (cuda) {
+#ifdef INFERVISOR_BENCH_CUDA
+    const CudaRegionTensors tensors(daemon.socket(), shape);
+    row.result = e2e::run_load(daemon.socket(), tensors.payload(), plan);
+#endif
+  } else if (regions) {
     const e2e::RegionTensors tensors(daemon.socket(), shape);
     row.result = e2e::run_load(daemon.socket(), tensors.payload(), plan);
   } else {
@@ -216,7 +227,8 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
 std::vector<LoadRow> daemon_rows(const Options& options, int workers,
                                  const std::vector<std::pair<int, int>>& batch_inflight,
                                  const std::string& spin = {},
-                                 const std::string& spin_while_busy = {}, bool regions = false) {
+                                 const std::string& spin_while_busy = {}, bool regions = false,
+                                 bool cuda = false) {
   e2e::DaemonSettings settings;
   settings.bin_dir = options.build_dir / "bin";
   settings.model = options.model;
@@ -243,7 +255,7 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   }
   std::vector<LoadRow> rows;
   for (const auto& [batch, inflight] : batch_inflight) {
-    rows.push_back(measure(daemon, options, workers, batch, inflight, regions));
+    rows.push_back(measure(daemon, options, workers, batch, inflight, regions, cuda));
   }
   const auto status = daemon.stop(std::chrono::seconds(60));
   if (!status.success()) {
@@ -264,10 +276,10 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
 }
 
 const LoadRow* find_row(const std::vector<LoadRow>& rows, int workers, int batch, int inflight,
-                        bool regions = false) {
+                        bool regions = false, bool cuda = false) {
   for (const auto& row : rows) {
     if (row.workers == workers && row.batch == batch && row.inflight == inflight &&
-        row.regions == regions && (regions || row.note.empty()))
+        row.regions == regions && row.cuda == cuda && (regions || row.note.empty()))
       return &row;
   }
   return nullptr;
@@ -371,6 +383,13 @@ int run(const Options& options) {
   for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true)) {
     rows.push_back(row);
   }
+#ifdef INFERVISOR_BENCH_CUDA
+  // ... and in CUDA regions: the client's GPU memory, read and written in place by the worker.
+  for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true, /*cuda=*/true)) {
+    row.note = "CUDA regions";
+    rows.push_back(row);
+  }
+#endif
 
   // The table.
   const auto& any = in_process.begin()->second;
@@ -416,7 +435,7 @@ int run(const Options& options) {
 
   fmt::print(
       "infervisord, binary tensors over the Unix socket (or in shared-memory regions: path "
-      "'shm'), workers on cuda:0\n");
+      "'shm'; in CUDA regions: 'cuda'), workers on cuda:0\n");
   fmt::print(
       "  {:>4} {:>7} {:>5} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} | daemon-measured means, us: "
       "{:>6} {:>7} {:>6} {:>8} {:>6}\n",
@@ -429,11 +448,13 @@ int run(const Options& options) {
     fmt::print(
         "  {:>4} {:>7} {:>5} {:>8} {:>8.1f} {:>8.0f} {:>9.3f} {:>9.3f} {:>7.2f}x | {:>33.1f} "
         "{:>7.1f} {:>6.1f} {:>8.1f} {:>6.1f}\n",
-        row.regions ? "shm" : "sock", row.workers, row.batch, row.inflight,
-        row.result.requests_per_s, row.images_per_s(), row.result.latency.p50_us / 1e3,
-        row.result.latency.p99_us / 1e3, row.images_per_s() / reference, row.stages.queue_us,
-        row.stages.worker_us, row.stages.input_copy_us, row.stages.forward_us,
-        row.stages.output_copy_us);
+        row.cuda      ? "cuda"
+        : row.regions ? "shm"
+                      : "sock",
+        row.workers, row.batch, row.inflight, row.result.requests_per_s, row.images_per_s(),
+        row.result.latency.p50_us / 1e3, row.result.latency.p99_us / 1e3,
+        row.images_per_s() / reference, row.stages.queue_us, row.stages.worker_us,
+        row.stages.input_copy_us, row.stages.forward_us, row.stages.output_copy_us);
   }
   fmt::print(
       "  (vs in-p: 1 worker against in-process 1 thread, 2 workers against 2 threads; other: "
@@ -492,6 +513,22 @@ int run(const Options& options) {
     fmt::print(
         "  b32 through regions, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread {:.0f} "
         "= {:.2f}x (target >= 0.95x): {}\n",
+        row->images_per_s(), reference, row->images_per_s() / reference,
+        verdict(row->images_per_s() >= 0.95 * reference));
+  }
+  if (const auto* row = find_row(rows, 1, 1, 1, /*regions=*/true, /*cuda=*/true)) {
+    const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
+    fmt::print(
+        "  b1 through CUDA regions, added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} "
+        "ms = {:.3f} ms (target <= 0.1 ms): {}\n",
+        row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
+        verdict(added <= 100));
+  }
+  if (const auto* row = find_row(rows, 1, 32, 4, /*regions=*/true, /*cuda=*/true)) {
+    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
+    fmt::print(
+        "  b32 through CUDA regions, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread "
+        "{:.0f} = {:.2f}x (target >= 0.95x): {}\n",
         row->images_per_s(), reference, row->images_per_s() / reference,
         verdict(row->images_per_s() >= 0.95 * reference));
   }

@@ -173,6 +173,15 @@ TEST_F(SharedMemory_test, TheServerAdvertisesTheExtension) {
       std::find(extensions.begin(), extensions.end(), boost::json::value("system_shared_memory")),
       extensions.end())
       << reply.body;
+  // No model has GPU workers here: no cuda_shared_memory, and its routes say why.
+  EXPECT_EQ(
+      std::find(extensions.begin(), extensions.end(), boost::json::value("cuda_shared_memory")),
+      extensions.end())
+      << reply.body;
+  const auto cuda = raw_request(socket(), "POST", "/v2/cudasharedmemory/region/g/register",
+                                R"({"raw_handle":{"b64":""},"device_id":0,"byte_size":64})");
+  EXPECT_EQ(cuda.status, 404u);
+  EXPECT_NE(error_of(cuda).find("no model has GPU workers"), std::string::npos) << cuda.body;
 }
 
 TEST_F(SharedMemory_test, RegistrationRefusesWhatItMustAndTheDaemonServesOn) {

@@ -272,7 +272,9 @@ TEST(Metrics_test, TheTextIsValidExpositionAndCountsAKnownSequence) {
   EXPECT_GE(samples.at("infervisor_connections"), 1);
   EXPECT_GT(samples.at("infervisor_uptime_seconds"), 0);
   for (const auto& [sample, value] : parsed) {
-    if (sample.starts_with("infervisor_request_duration_seconds_bucket")) EXPECT_LE(value, 3);
+    if (sample.starts_with("infervisor_request_duration_seconds_bucket")) {
+      EXPECT_LE(value, 3);
+    }
   }
   EXPECT_EQ(daemon.stop().exit_code(), 0);
 }

@@ -141,7 +141,7 @@ TEST_F(Frame_test, WireLayoutIsWhatTheseTestsPoke) {
   EXPECT_EQ(peek_at<std::uint64_t>(frame.bytes, wire::descriptor(1) + wire::kOffset),
             frame.plan.payload_offsets[1]);
   EXPECT_EQ(peek_at<std::uint32_t>(frame.bytes, wire::output_name(2, 2)), 1u);
-  EXPECT_EQ(peek_at<std::uint16_t>(frame.bytes, wire::kVersion), 3);
+  EXPECT_EQ(peek_at<std::uint16_t>(frame.bytes, wire::kVersion), 4);
   auto with_times = frame.bytes;
   write_stage_times(with_times, {1, 2, 3});
   EXPECT_EQ(peek_at<std::uint64_t>(with_times, wire::kStageTimes), 1u);
@@ -665,6 +665,40 @@ TEST_F(Frame_test, RegionReferencesRoundTripAndAreBoundsChecked) {
   corrupt = bytes;
   poke(corrupt, wire::output_name(2, 0) + 4, std::uint16_t{5});  // output y's region index
   EXPECT_FALSE(decode_frame(corrupt, kJob));
+}
+
+// CUDA regions (frame v4): the table entry carries the kind and the raw 64-byte handle, binary
+// bytes included; a CUDA entry whose handle is not 64 bytes, or an unknown kind, is refused.
+TEST_F(Frame_test, CudaRegionsCarryTheirHandle) {
+  const std::int64_t dims[] = {4};
+  std::string handle(kCudaIpcHandleBytes, '\0');
+  for (std::size_t i = 0; i < handle.size(); ++i)
+    handle[i] = static_cast<char>(i * 7);
+  RegionRef regions[] = {{9, 0, 0, 0, 4096, handle, 0, RegionKind::kCuda},
+                         {10, 11, 13, 0, 64, "/host", 0, RegionKind::kSystem}};
+  const TensorLayout tensors[] = {{"x", DType::kFloat32, dims, 1, 64}};
+  const FrameRegions where{regions, {}};
+  const auto plan = plan_frame("m", tensors, {}, where);
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::vector<std::byte> bytes(plan->total_bytes);
+  write_frame(bytes, *plan, FrameKind::kRequest, kJob, "m", tensors, {}, where);
+  const auto view = decode_frame(bytes, kJob);
+  ASSERT_TRUE(view) << view.error().message;
+  ASSERT_EQ(view->regions.size(), 2u);
+  EXPECT_EQ(view->regions[0], regions[0]);
+  EXPECT_EQ(view->regions[0].key, handle);
+  EXPECT_EQ(view->regions[1].kind, RegionKind::kSystem);
+
+  const std::size_t table = wire::output_name(1, 0);
+  auto corrupt = bytes;
+  poke(corrupt, table + 44 + 4, std::uint32_t{2});  // region 0's kind
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+  corrupt = bytes;
+  poke(corrupt, table + 40, std::uint32_t{63});  // region 0's key length
+  EXPECT_FALSE(decode_frame(corrupt, kJob));
+
+  regions[0].key = std::string_view(handle).substr(1);
+  EXPECT_FALSE(plan_frame("m", tensors, {}, where));
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ TEST_F(ClientRegions_test, RegistrationRules) {
   }
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r", "/good", 4096, 4096); }), 200u);
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r", "/good", 0, 16); }), 400u);
-  const auto status = regions_->status(me_, std::nullopt);
+  const auto status = regions_->status(me_, shm::RegionKind::kSystem, std::nullopt);
   ASSERT_EQ(status.size(), 1u);
   EXPECT_EQ(status[0]->key, "/good");
   EXPECT_EQ(status[0]->offset, 4096u);
@@ -88,9 +88,12 @@ TEST_F(ClientRegions_test, NamesArePerUidAndOnlyRootSeesAll) {
   make_object("o", 4096);
   regions_->register_region(me_, "mine", "/o", 0, 4096);
   const uid_t other = me_ + 1;
-  EXPECT_TRUE(regions_->status(other, std::nullopt).empty());
+  EXPECT_TRUE(regions_->status(other, shm::RegionKind::kSystem, std::nullopt).empty());
   EXPECT_EQ(status_of([&] { regions_->find(other, "mine"); }), 400u);
-  EXPECT_EQ(status_of([&] { regions_->unregister(other, "mine", [](HttpReply) {}); }), 400u);
+  EXPECT_EQ(status_of([&] {
+              regions_->unregister(other, shm::RegionKind::kSystem, "mine", [](HttpReply) {});
+            }),
+            400u);
   if (me_ == 0) {
     // Root's view of another uid's region: seen, usable, and another's name does not clash.
     EXPECT_EQ(regions_->find(0, "mine")->owner, 0u);
@@ -104,7 +107,7 @@ TEST_F(ClientRegions_test, LimitsPerUid) {
     regions_->register_region(me_, fmt::format("r{}", i), "/o", 0, 1024);
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "r4", "/o", 0, 1024); }), 400u);
   EXPECT_NE(last_error_.find("client_shared_memory_max_regions"), std::string::npos);
-  regions_->unregister(me_, std::nullopt, [](HttpReply) {});
+  regions_->unregister(me_, shm::RegionKind::kSystem, std::nullopt, [](HttpReply) {});
   io_.run();
   EXPECT_EQ(status_of([&] { regions_->register_region(me_, "big", "/o", 0, (1 << 20) + 1); }),
             400u);
@@ -118,7 +121,8 @@ TEST_F(ClientRegions_test, UnregisterAnswersOnceTheLastJobLetsGo) {
   regions_->register_region(me_, "busy", "/o", 0, 4096);
   ClientRegionPtr held_by_a_job = regions_->find(me_, "busy");
   std::optional<unsigned> answered;
-  regions_->unregister(me_, "busy", [&](HttpReply reply) { answered = reply.status; });
+  regions_->unregister(me_, shm::RegionKind::kSystem, "busy",
+                       [&](HttpReply reply) { answered = reply.status; });
   io_.run();
   io_.restart();
   EXPECT_FALSE(answered) << "answered while a job still held the region";
@@ -133,6 +137,47 @@ TEST_F(ClientRegions_test, UnregisterAnswersOnceTheLastJobLetsGo) {
   // The name is free again, under a new token.
   regions_->register_region(me_, "busy", "/o", 0, 4096);
   EXPECT_NE(regions_->find(me_, "busy")->token, token);
+}
+
+TEST_F(ClientRegions_test, CudaRegionsShareNamesButNotStatusOrUnregister) {
+  const std::string handle(shm::kCudaIpcHandleBytes, '\x5a');
+  EXPECT_EQ(status_of([&] { regions_->register_cuda_region(me_, "g", handle.substr(1), 0, 64); }),
+            400u);
+  EXPECT_NE(last_error_.find("cudaIpcMemHandle_t"), std::string::npos) << last_error_;
+  EXPECT_EQ(status_of([&] { regions_->register_cuda_region(me_, "g", handle, 0, 0); }), 400u);
+  EXPECT_EQ(status_of([&] { regions_->register_cuda_region(me_, "g/", handle, 0, 64); }), 400u);
+  // Far beyond client_shared_memory_max_bytes: GPU memory the client holds maps no host bytes.
+  regions_->register_cuda_region(me_, "g", handle, 1, std::uint64_t{1} << 40);
+  make_object("o", 4096);
+  regions_->register_region(me_, "s", "/o", 0, 4096);
+  // One namespace of names, as in Triton.
+  EXPECT_EQ(status_of([&] { regions_->register_region(me_, "g", "/o", 0, 16); }), 400u);
+  EXPECT_NE(last_error_.find("CUDA region"), std::string::npos) << last_error_;
+
+  {
+    const auto cuda = regions_->status(me_, shm::RegionKind::kCuda, std::nullopt);
+    ASSERT_EQ(cuda.size(), 1u);
+    EXPECT_EQ(cuda[0]->name, "g");
+    EXPECT_EQ(cuda[0]->device_id, 1);
+    EXPECT_EQ(cuda[0]->frame_key(), handle);
+  }  // (holding the region, as a job would, keeps its unregistration waiting)
+  EXPECT_EQ(regions_->status(me_, shm::RegionKind::kSystem, std::nullopt).size(), 1u);
+  EXPECT_EQ(status_of([&] { regions_->status(me_, shm::RegionKind::kSystem, "g"); }), 400u);
+  EXPECT_NE(last_error_.find("is a CUDA shared memory region"), std::string::npos) << last_error_;
+  EXPECT_EQ(status_of([&] {
+              regions_->unregister(me_, shm::RegionKind::kSystem, "g", [](HttpReply) {});
+            }),
+            400u);
+
+  // Unregistering every CUDA region leaves the system one.
+  std::optional<unsigned> answered;
+  regions_->unregister(me_, shm::RegionKind::kCuda, std::nullopt,
+                       [&](HttpReply reply) { answered = reply.status; });
+  io_.run();
+  EXPECT_EQ(answered, 200u);
+  EXPECT_TRUE(regions_->status(me_, shm::RegionKind::kCuda, std::nullopt).empty());
+  EXPECT_EQ(regions_->find(me_, "s")->kind, shm::RegionKind::kSystem);
+  EXPECT_EQ(released_.size(), 1u);
 }
 
 }  // namespace
