@@ -40,15 +40,17 @@ def tearDownModule():
         daemon.cleanup()
 
 
-def region_infer(client, model, input_region, output_region, rows, offset=0):
-    """A hand-made request whose input and output are in the named regions."""
+def region_infer(client, model, input_region, output_region, rows, offset=0, output_offset=0):
+    """A hand-made request whose input and output are in the named regions (offsets count from
+    the registered base, which for a torch block is where torch's caching block starts)."""
     size = rows * 256 * 4
     return client._call("POST", f"/v2/models/{model}/infer", {
         "inputs": [{"name": "x", "datatype": "FP32", "shape": [rows, 256], "parameters": {
             "shared_memory_region": input_region, "shared_memory_byte_size": size,
             "shared_memory_offset": offset}}],
         "outputs": [{"name": "y", "parameters": {
-            "shared_memory_region": output_region, "shared_memory_byte_size": size}}]})
+            "shared_memory_region": output_region, "shared_memory_byte_size": size,
+            "shared_memory_offset": output_offset}}]})
 
 
 class CudaSharedMemory_test(unittest.TestCase):
@@ -80,7 +82,9 @@ class CudaSharedMemory_test(unittest.TestCase):
             inputs.tensor((4, 256), "FP32", offset=4096).copy_(x)
             torch.cuda.synchronize()
             ref_in = inputs.ref(4096, x.numel() * 4)
-            region_infer(self.client, "mlp", inputs.name, outputs.name, 4, ref_in.offset)
+            ref_out = outputs.ref(0, x.numel() * 4)
+            region_infer(self.client, "mlp", inputs.name, outputs.name, 4, ref_in.offset,
+                         ref_out.offset)
             y = outputs.tensor((4, 256), "FP32").clone()
             expected = self.client.infer("mlp", {"x": x.cpu().numpy()}, shared_memory=False)["y"]
             np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=1e-5, atol=1e-6)
