@@ -4,6 +4,7 @@
 // and host-to-device bandwidth from a pinned ring, all in one run, printed as one table.
 //
 //   infervisor-bench-gpu --model FILE.pt [--build-dir DIR] [--seconds S] [--quick]
+//                        [--shared-memory-only] [--b1-rounds N]
 //     FILE.pt takes x FP32 [-1, 3, 224, 224] and returns y FP32 [-1, 1000]
 //
 // The socket sink peer is this executable again, spawned with --socket-sink.
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -133,6 +135,7 @@ struct Options {
   bool quick = false;
   // Only what issue 10 compares: in-process, the socket and shared-memory regions, 1 worker.
   bool shared_memory_only = false;
+  int b1_rounds = 0;  // alternating batch-1 rounds (alternate_b1); 0: none
   Cpus cpus;
 
   std::filesystem::path bin(const char* name) const { return build_dir / "bin" / name; }
@@ -223,12 +226,11 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
   return row;
 }
 
-// `spin`, `spin_while_busy`: the daemon's settings of those names; empty: their defaults.
-std::vector<LoadRow> daemon_rows(const Options& options, int workers,
-                                 const std::vector<std::pair<int, int>>& batch_inflight,
-                                 const std::string& spin = {},
-                                 const std::string& spin_while_busy = {}, bool regions = false,
-                                 bool cuda = false) {
+// One daemon serving the model on cuda:0 (client shared memory on, stage times logged), its
+// processes pinned as the in-process callers are.
+std::unique_ptr<e2e::DaemonProcess> start_daemon(const Options& options, int workers,
+                                                 const std::string& spin,
+                                                 const std::string& spin_while_busy) {
   e2e::DaemonSettings settings;
   settings.bin_dir = options.build_dir / "bin";
   settings.model = options.model;
@@ -242,17 +244,28 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
   settings.spin_while_busy = spin_while_busy;
   settings.daemon_extra = "client_shared_memory: true\n";
   progress("starting infervisord with {} worker(s) on cuda:0", workers);
-  e2e::DaemonProcess daemon(settings);
-  daemon.wait_ready(std::chrono::seconds(300));
+  auto daemon = std::make_unique<e2e::DaemonProcess>(settings);
+  daemon->wait_ready(std::chrono::seconds(300));
   if (options.cpus.pinned()) {
-    pin_process(daemon.pid(), cpu_set_of({options.cpus.daemon}));
+    pin_process(daemon->pid(), cpu_set_of({options.cpus.daemon}));
     // The workers get the CPUs the in-process callers had, both of them: a CUDA process runs
     // its driver's threads beside the launching one, and on one CPU of its own a batch-1
     // forward took ~0.8 ms longer than in-process on two (H200 machine, 2026-12-02).
     const auto workers = cpu_set_of({options.cpus.worker[0], options.cpus.worker[1]});
-    for (const pid_t pid : daemon.worker_pids())
+    for (const pid_t pid : daemon->worker_pids())
       pin_process(pid, workers);
   }
+  return daemon;
+}
+
+// `spin`, `spin_while_busy`: the daemon's settings of those names; empty: their defaults.
+std::vector<LoadRow> daemon_rows(const Options& options, int workers,
+                                 const std::vector<std::pair<int, int>>& batch_inflight,
+                                 const std::string& spin = {},
+                                 const std::string& spin_while_busy = {}, bool regions = false,
+                                 bool cuda = false) {
+  const auto started = start_daemon(options, workers, spin, spin_while_busy);
+  e2e::DaemonProcess& daemon = *started;
   std::vector<LoadRow> rows;
   for (const auto& [batch, inflight] : batch_inflight) {
     rows.push_back(measure(daemon, options, workers, batch, inflight, regions, cuda));
@@ -273,6 +286,62 @@ std::vector<LoadRow> daemon_rows(const Options& options, int workers,
     at = end;
   }
   return rows;
+}
+
+// Batch 1 at 1 in flight, where what the transport adds (tens of microseconds) hides in the
+// forward's spread between runs of the same binary (one run's in-process p50 was 1.99 ms,
+// another's 3.31 ms on the same machine). So: `rounds` rounds on one daemon, each an in-process
+// run followed at once by the socket, system-region and CUDA-region rows; what a path adds is
+// the median over the rounds of its p50 minus that round's in-process p50.
+struct B1Round {
+  double in_process_us = 0;
+  double socket_us = 0;
+  double regions_us = 0;
+  double cuda_us = 0;  // 0: not built with CUDA
+};
+
+std::vector<B1Round> alternate_b1(const Options& options) {
+  const auto daemon = start_daemon(options, 1, {}, {});
+  Options brief = options;
+  brief.warm_up = std::chrono::milliseconds(300);
+  brief.measure = std::chrono::milliseconds(options.quick ? 700 : 1500);
+  std::vector<B1Round> rounds;
+  for (int round = 0; round < options.b1_rounds; ++round) {
+    progress("batch-1 round {} of {}", round + 1, options.b1_rounds);
+    B1Round row;
+    {
+      std::optional<ScopedAffinity> pinned;
+      if (options.cpus.pinned()) {
+        pinned.emplace(cpu_set_of({options.cpus.worker[0], options.cpus.worker[1]}));
+      }
+      row.in_process_us = e2e::run_in_process_baseline(
+                              options.bin("infervisor-reference"), options.model, input_spec(1), 1,
+                              options.quick ? 100 : 300, {"--device", "cuda:0"})
+                              .p50_us;
+    }
+    row.socket_us = measure(*daemon, brief, 1, 1, 1, false, false).result.latency.p50_us;
+    row.regions_us = measure(*daemon, brief, 1, 1, 1, true, false).result.latency.p50_us;
+#ifdef INFERVISOR_BENCH_CUDA
+    row.cuda_us = measure(*daemon, brief, 1, 1, 1, true, true).result.latency.p50_us;
+#endif
+    rounds.push_back(row);
+  }
+  const auto status = daemon->stop(std::chrono::seconds(60));
+  if (!status.success()) {
+    throw std::runtime_error(fmt::format("infervisord {} at SIGTERM; its log ends:\n{}",
+                                         status.describe(), daemon->log_tail()));
+  }
+  return rounds;
+}
+
+double median_added(const std::vector<B1Round>& rounds, double B1Round::*path) {
+  std::vector<double> added;
+  for (const auto& round : rounds)
+    added.push_back(round.*path - round.in_process_us);
+  std::sort(added.begin(), added.end());
+  if (added.empty()) return 0;
+  const std::size_t middle = added.size() / 2;
+  return added.size() % 2 == 1 ? added[middle] : (added[middle - 1] + added[middle]) / 2;
 }
 
 const LoadRow* find_row(const std::vector<LoadRow>& rows, int workers, int batch, int inflight,
@@ -383,6 +452,8 @@ int run(const Options& options) {
   for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true)) {
     rows.push_back(row);
   }
+  const std::vector<B1Round> b1_rounds =
+      options.b1_rounds > 0 ? alternate_b1(options) : std::vector<B1Round>{};
 #ifdef INFERVISOR_BENCH_CUDA
   // ... and in CUDA regions: the client's GPU memory, read and written in place by the worker.
   for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true, /*cuda=*/true)) {
@@ -475,7 +546,43 @@ int run(const Options& options) {
   }
   fmt::print("\n{}\n", h2d);
 
+  if (!b1_rounds.empty()) {
+    fmt::print(
+        "Batch 1, 1 in flight, {} alternating rounds on one daemon: p50 ms (each round: "
+        "in-process, then the three paths)\n",
+        b1_rounds.size());
+    fmt::print("  {:>5} {:>10} {:>8} {:>8} {:>8} | added: {:>7} {:>7} {:>7}\n", "round", "in-proc",
+               "sock", "shm", "cuda", "sock", "shm", "cuda");
+    for (std::size_t i = 0; i < b1_rounds.size(); ++i) {
+      const auto& r = b1_rounds[i];
+      fmt::print(
+          "  {:>5} {:>10.3f} {:>8.3f} {:>8.3f} {:>8.3f} |        {:>7.3f} {:>7.3f} {:>7.3f}\n",
+          i + 1, r.in_process_us / 1e3, r.socket_us / 1e3, r.regions_us / 1e3, r.cuda_us / 1e3,
+          (r.socket_us - r.in_process_us) / 1e3, (r.regions_us - r.in_process_us) / 1e3,
+          (r.cuda_us - r.in_process_us) / 1e3);
+    }
+    fmt::print("  median added: sock {:.3f} ms, shm {:.3f} ms, cuda {:.3f} ms\n\n",
+               median_added(b1_rounds, &B1Round::socket_us) / 1e3,
+               median_added(b1_rounds, &B1Round::regions_us) / 1e3,
+               median_added(b1_rounds, &B1Round::cuda_us) / 1e3);
+  }
+
   fmt::print("Targets (same run)\n");
+  if (!b1_rounds.empty()) {
+    const double socket = median_added(b1_rounds, &B1Round::socket_us);
+    const double regions = median_added(b1_rounds, &B1Round::regions_us);
+    fmt::print(
+        "  b1 added latency, alternating rounds, median: socket {:.3f} ms (target <= 0.25 ms): "
+        "{}; regions {:.3f} ms (target <= 0.1 ms): {}\n",
+        socket / 1e3, verdict(socket <= 250), regions / 1e3, verdict(regions <= 100));
+#ifdef INFERVISOR_BENCH_CUDA
+    const double cuda = median_added(b1_rounds, &B1Round::cuda_us);
+    fmt::print(
+        "  b1 added latency through CUDA regions, alternating rounds, median: {:.3f} ms "
+        "(target <= 0.1 ms): {}\n",
+        cuda / 1e3, verdict(cuda <= 100));
+#endif
+  }
   if (const auto* row = find_row(rows, 1, 1, 1); row != nullptr && row->note.empty()) {
     const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
     fmt::print(
@@ -560,6 +667,8 @@ Options parse(std::span<char* const> args) {
       options.build_dir = args[++i];
     } else if (arg == "--seconds" && has_value) {
       options.measure = std::chrono::milliseconds(std::stoi(args[++i]) * 1000);
+    } else if (arg == "--b1-rounds" && has_value) {
+      options.b1_rounds = std::stoi(args[++i]);
     } else if (arg == "--shared-memory-only") {
       options.shared_memory_only = true;
     } else if (arg == "--quick") {
@@ -588,7 +697,8 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& error) {
     fmt::print(stderr,
                "infervisor-bench-gpu: {}\nusage: infervisor-bench-gpu --model FILE.pt "
-               "[--build-dir DIR] [--seconds S] [--quick]\n",
+               "[--build-dir DIR] [--seconds S] [--quick] [--shared-memory-only] "
+               "[--b1-rounds N]\n",
                error.what());
     return 2;
   } catch (const std::exception& error) {
