@@ -64,9 +64,9 @@ enum class RegionKind : std::uint32_t {
 //    daemon found when it was registered (the worker opens the name again and refuses an object
 //    that is not the same one), and the registered byte range of it.
 //  - kCuda: `key` holds the kCudaIpcHandleBytes raw bytes of the handle, which names the base of
-//    a cudaMalloc block; the registered range starts there (`object_offset` 0). device, inode and
-//    owner are 0: the daemon cannot look at GPU memory, so the worker checks the block's size
-//    when it opens the handle.
+//    a cudaMalloc block; the registered range starts there (`object_offset` 0). device and inode
+//    are 0 and owner is the registering uid: the daemon cannot look at GPU memory, so the worker
+//    checks the block's device and size when it opens the handle.
 // `token` identifies the registration; it is never reused, so a worker may keep the object
 // mapped (or the handle open) under it until the daemon says the region is gone.
 struct RegionRef {

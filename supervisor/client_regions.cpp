@@ -246,13 +246,27 @@ std::vector<ClientRegionPtr> ClientRegions::status(uid_t uid, shm::RegionKind ki
 }
 
 ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name) const {
+  return find_any(uid, name, std::nullopt);
+}
+
+ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name, shm::RegionKind kind) const {
+  ClientRegionPtr found = find_any(uid, name, kind);
+  if (found->kind != kind) {
+    fail_request(400, "'{}' is a {} shared memory region, not a {} one", name, found->kind_name(),
+                 region_kind_name(kind));
+  }
+  return found;
+}
+
+ClientRegionPtr ClientRegions::find_any(uid_t uid, std::string_view name,
+                                        std::optional<shm::RegionKind> kind) const {
   if (const auto it = regions_.find(std::pair<uid_t, std::string>(uid, name)); it != regions_.end())
     return it->second;
   if (uid == 0) {
     // Root uses any uid's region by its name when the name is not ambiguous.
     ClientRegionPtr found;
     for (const auto& [owner_and_name, region] : regions_) {
-      if (owner_and_name.second != name) continue;
+      if (owner_and_name.second != name || (kind && region->kind != *kind)) continue;
       if (found) fail_request(400, "region name '{}' is registered by several uids", name);
       found = region;
     }
@@ -261,13 +275,12 @@ ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name) const {
   fail_request(400, "no shared memory region '{}' is registered", name);
 }
 
-ClientRegionPtr ClientRegions::find(uid_t uid, std::string_view name, shm::RegionKind kind) const {
-  ClientRegionPtr found = find(uid, name);
-  if (found->kind != kind) {
-    fail_request(400, "'{}' is a {} shared memory region, not a {} one", name, found->kind_name(),
-                 kind == shm::RegionKind::kCuda ? "CUDA" : "system");
-  }
-  return found;
+std::string_view ClientRegion::kind_name() const noexcept {
+  return region_kind_name(kind);
+}
+
+std::string_view region_kind_name(shm::RegionKind kind) noexcept {
+  return kind == shm::RegionKind::kCuda ? "CUDA" : "system";
 }
 
 }  // namespace infervisor::supervisor

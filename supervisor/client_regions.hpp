@@ -61,10 +61,11 @@ struct ClientRegion {
   std::string_view frame_key() const noexcept {
     return kind == shm::RegionKind::kCuda ? std::string_view(ipc_handle) : std::string_view(key);
   }
-  std::string_view kind_name() const noexcept {
-    return kind == shm::RegionKind::kCuda ? "CUDA" : "system";
-  }
+  std::string_view kind_name() const noexcept;
 };
+
+// "CUDA" or "system", for messages.
+std::string_view region_kind_name(shm::RegionKind kind) noexcept;
 
 using ClientRegionPtr = std::shared_ptr<const ClientRegion>;
 
@@ -119,6 +120,9 @@ class ClientRegions : public std::enable_shared_from_this<ClientRegions> {
   void check_new_region(uid_t uid, std::string_view name, std::uint64_t byte_size,
                         bool counts_bytes) const;
   void add(std::unique_ptr<ClientRegion> region);
+  // find(), and with `kind` set only regions of that kind count (root's lookup across uids).
+  ClientRegionPtr find_any(uid_t uid, std::string_view name,
+                           std::optional<shm::RegionKind> kind) const;
 
   struct Retiring {
     std::size_t pending = 0;  // regions of this unregister call still used by jobs

@@ -328,11 +328,12 @@ void ModelPool::arm_batch_timer(Clock::time_point when) {
 
 void ModelPool::pump() {
   if (shutting_down_) return;
-  // Retried jobs first, each alone on a worker with nothing else in flight.
-  while (!retry_.empty()) {
-    JobPtr job = retry_.front();
+  // Retried jobs first, each alone on a worker with nothing else in flight that may run it. (One
+  // whose GPU has no idle worker lets the others behind it go.)
+  for (std::size_t position = 0; position < retry_.size();) {
+    JobPtr job = retry_[position];
     if (job->completed() || job->abandoned()) {
-      retry_.pop_front();
+      retry_.erase(retry_.begin() + static_cast<std::ptrdiff_t>(position));
       release_bytes(*job);
       job->complete(error_reply(499, "the client went away"));
       continue;
@@ -344,14 +345,25 @@ void ModelPool::pump() {
         break;
       }
     }
-    if (!idle) break;
+    if (!idle) {
+      ++position;
+      continue;
+    }
     if (!send(*idle, job, /*exclusive=*/true)) continue;  // its ring is full: it no longer accepts
-    retry_.pop_front();
+    retry_.erase(retry_.begin() + static_cast<std::ptrdiff_t>(position));
     release_bytes(*job);
   }
-  // Until every retried job has run, new jobs wait too: they must not take the idle worker a
-  // retried job needs.
-  if (!retry_.empty()) return;
+  // Until every retried job has run, new jobs keep off the workers a retried job may run on: it
+  // needs one of them idle.
+  held_for_retry_.assign(members_.size(), false);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    for (const auto& job : retry_) {
+      if (suits(*members_[i], *job)) {
+        held_for_retry_[i] = true;
+        break;
+      }
+    }
+  }
   std::vector<WorkerLoad> loads;
   std::size_t passed_over = 0;
   for (std::size_t position = 0; position < queue_.size();) {
@@ -366,10 +378,11 @@ void ModelPool::pump() {
       continue;
     }
     loads.clear();
-    for (const auto& member : members_) {
-      loads.push_back({member->process->accepting() && !member->inflight.has_exclusive() &&
-                           suits(*member, *job),
-                       member->inflight.size(),
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      const Member& member = *members_[i];
+      loads.push_back({member.process->accepting() && !member.inflight.has_exclusive() &&
+                           !held_for_retry_[i] && suits(member, *job),
+                       member.inflight.size(),
                        static_cast<std::size_t>(model_.max_inflight_per_worker)});
     }
     const auto chosen = pick_worker(loads);

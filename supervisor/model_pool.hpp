@@ -161,6 +161,8 @@ class ModelPool final : public WorkerProcess::Events {
   // How many GPU-bound jobs one pump may pass over while their GPU's workers are busy: bounds the
   // scan of a long queue.
   static constexpr std::size_t kMaxPassedOver = 64;
+  // pump()'s scratch: per member, whether a waiting retried job may run on it.
+  std::vector<bool> held_for_retry_;
   void arm_batch_timer(std::chrono::steady_clock::time_point when);
   void answer_batch(InFlightTable::Entry& entry, const shm::RecordView& answer,
                     const std::string& worker);

@@ -155,6 +155,16 @@ class CudaBackend final : public DeviceBackend {
       return cuda_problem("cudaIpcOpenMemHandle", error) +
              "; is it a live cudaMalloc block of a process on this GPU?";
     }
+    // A block on another GPU could open over peer access, and the job would then run on the
+    // wrong GPU's bytes at peer speed: the daemon's placement by device_id must hold.
+    cudaPointerAttributes attributes{};
+    if (cudaPointerGetAttributes(&attributes, opened) != cudaSuccess ||
+        attributes.device != device_) {
+      (void)cudaGetLastError();
+      cudaIpcCloseMemHandle(opened);
+      (void)cudaGetLastError();
+      return "the handle's memory is not on this worker's GPU (is device_id right?)";
+    }
     unsigned long long range_base = 0;
     std::size_t range_size = 0;
     const int result =

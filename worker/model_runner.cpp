@@ -79,6 +79,32 @@ c10::ScalarType to_scalar_type(DType dtype) noexcept {
   return at::kFloat;  // unreachable: DType values are validated where they are read
 }
 
+// An input in a client's CUDA region, on this GPU. Floating-point data at an aligned address is
+// read in place, like ring bytes on a CPU. Otherwise it is first copied, device to device, byte
+// for byte (a byte copy runs at any address): a kernel reading a float at an odd address raises
+// a sticky misaligned-address error that would end the worker, integers may steer indexing after
+// a check while the client rewrites them, and BOOL bytes other than 0 and 1 become 1.
+at::Tensor device_input(const InputTensor& input, c10::IntArrayRef sizes,
+                        const at::TensorOptions& options) {
+  constexpr std::uintptr_t kAlignment =
+      256;  // what cudaMalloc gives, and more than any kernel needs
+  auto* data = const_cast<std::byte*>(input.data.data());
+  const bool floating = input.dtype == DType::kFloat16 || input.dtype == DType::kBFloat16 ||
+                        input.dtype == DType::kFloat32 || input.dtype == DType::kFloat64;
+  if (floating && reinterpret_cast<std::uintptr_t>(data) % kAlignment == 0)
+    return at::from_blob(data, sizes, options);
+  at::Tensor copy = at::empty(sizes, options);
+  if (input.data.empty()) return copy;
+  const at::Tensor bytes =
+      at::from_blob(data, {static_cast<std::int64_t>(input.data.size())}, options.dtype(at::kByte));
+  if (input.dtype == DType::kBool) {
+    copy.reshape({-1}).copy_(bytes.ne(0), /*non_blocking=*/true);
+  } else {
+    copy.reshape({-1}).view(at::kByte).copy_(bytes, /*non_blocking=*/true);
+  }
+  return copy;
+}
+
 std::optional<DType> from_scalar_type(c10::ScalarType type) noexcept {
   switch (type) {
     case at::kBool:
@@ -115,6 +141,7 @@ struct Forward::State {
   DeviceLane* lane = nullptr;         // the calling thread's lane on the runner's device
   DeviceBackend* backend = nullptr;   // for the fault check after a failure
   std::optional<c10::Stream> stream;  // the lane's stream, made current around each step
+  c10::Device device{c10::kCPU};      // the runner's device
   bool finished = false;
   StageDurations durations;
 
@@ -262,9 +289,19 @@ bool Forward::copy_output(std::size_t index, std::span<std::byte> destination, b
     }
     if (destination.empty()) return true;
     const StreamScope scope(state_->stream);
-    auto options = at::TensorOptions().dtype(tensor.scalar_type());
-    if (on_device) options = options.device(tensor.device());
-    at::Tensor place = at::from_blob(destination.data(), tensor.sizes(), options);
+    if (on_device) {
+      // Into a client's CUDA region, at whatever address it named: as bytes, so the copy is a
+      // plain memcpy whatever the alignment, from the GPU or (an output the model left on the
+      // CPU) from the host.
+      const at::Tensor source = tensor.contiguous().reshape({-1}).view(at::kByte);
+      at::Tensor place =
+          at::from_blob(destination.data(), {static_cast<std::int64_t>(destination.size())},
+                        at::TensorOptions().dtype(at::kByte).device(state_->device));
+      place.copy_(source, /*non_blocking=*/true);
+      return true;
+    }
+    at::Tensor place = at::from_blob(destination.data(), tensor.sizes(),
+                                     at::TensorOptions().dtype(tensor.scalar_type()));
     place.copy_(tensor, /*non_blocking=*/true);
     return true;
   } catch (const std::exception& error) {
@@ -408,6 +445,7 @@ Forward ModelRunner::forward(std::span<const InputTensor> inputs) const {
     out.backend = state_->backend.get();
     out.lane = &state_->lane();
     out.stream = out.lane->stream();
+    out.device = state_->device;
     c10::InferenceMode inference;
     const StreamScope scope(out.stream);
     out.lane->begin();
@@ -423,9 +461,7 @@ Forward ModelRunner::forward(std::span<const InputTensor> inputs) const {
       // response.
       if (input.on_device) {
         if (on_cpu) throw std::runtime_error("an input in GPU memory reached a CPU model");
-        // A client's CUDA region on this GPU: read in place, like ring bytes on a CPU.
-        arguments.emplace_back(at::from_blob(const_cast<std::byte*>(input.data.data()), sizes,
-                                             options.device(state_->device)));
+        arguments.emplace_back(device_input(input, sizes, options.device(state_->device)));
         continue;
       }
       at::Tensor host =

@@ -93,6 +93,26 @@ class CudaSharedMemory_test(unittest.TestCase):
             self.assertNotIn(inputs.name,
                              {r["name"] for r in self.client.system_shared_memory_status()})
 
+    def test_unaligned_offsets_are_copied_not_faulted(self):
+        # A float at an odd address would be a sticky misaligned-address error on the GPU: the
+        # worker copies such an input (and writes such an output) byte for byte instead.
+        import torch
+        from infervisor.cuda_shared_memory import CudaRegion
+        with CudaRegion(1 << 20) as inputs, CudaRegion(1 << 20) as outputs:
+            inputs.register(self.client)
+            outputs.register(self.client)
+            x = torch.randn(2, 256, device="cuda")
+            nbytes = x.numel() * 4
+            inputs._buffer[1:1 + nbytes].copy_(x.view(torch.uint8).reshape(-1))
+            torch.cuda.synchronize()
+            region_infer(self.client, "mlp", inputs.name, outputs.name, 2,
+                         inputs.base_offset + 1, outputs.base_offset + 3)
+            y = outputs._buffer[3:3 + nbytes].clone().view(torch.float32).reshape(2, 256)
+            expected = self.client.infer("mlp", {"x": x.cpu().numpy()}, shared_memory=False)["y"]
+            np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=1e-5, atol=1e-6)
+        x = torch.randn(2, 256, device="cuda")
+        self.assertTrue(self.client.infer("mlp", {"x": x})["y"].is_cuda)
+
     def test_registration_rules(self):
         good = bytes(64)
         with self.assertRaises(infervisor.ServerError) as caught:

@@ -180,5 +180,17 @@ TEST_F(ClientRegions_test, CudaRegionsShareNamesButNotStatusOrUnregister) {
   EXPECT_EQ(released_.size(), 1u);
 }
 
+TEST_F(ClientRegions_test, RootFindsAKindByNameAcrossUids) {
+  if (me_ != 0) GTEST_SKIP() << "needs root (a uid that sees every uid's regions)";
+  make_object("o", 4096);
+  const std::string handle(shm::kCudaIpcHandleBytes, '\x01');
+  regions_->register_cuda_region(12345, "x", handle, 0, 64);
+  ASSERT_EQ(::chown((folder_ / "o").c_str(), 54321, static_cast<gid_t>(-1)), 0);
+  regions_->register_region(54321, "x", "/o", 0, 64);
+  EXPECT_EQ(regions_->find(0, "x", shm::RegionKind::kCuda)->owner, 12345u);
+  EXPECT_EQ(regions_->find(0, "x", shm::RegionKind::kSystem)->owner, 54321u);
+  EXPECT_EQ(status_of([&] { regions_->find(0, "x"); }), 400u);  // either kind: ambiguous
+}
+
 }  // namespace
 }  // namespace infervisor::supervisor
