@@ -380,10 +380,10 @@ void ModelPool::pump() {
     loads.clear();
     for (std::size_t i = 0; i < members_.size(); ++i) {
       const Member& member = *members_[i];
-      loads.push_back({member.process->accepting() && !member.inflight.has_exclusive() &&
-                           !held_for_retry_[i] && suits(member, *job),
-                       member.inflight.size(),
-                       static_cast<std::size_t>(model_.max_inflight_per_worker)});
+      loads.push_back(
+          {member.process->accepting() && !member.inflight.has_exclusive() &&
+               !(i < held_for_retry_.size() && held_for_retry_[i]) && suits(member, *job),
+           member.inflight.size(), static_cast<std::size_t>(model_.max_inflight_per_worker)});
     }
     const auto chosen = pick_worker(loads);
     if (!chosen) {

@@ -13,6 +13,7 @@ import infervisor
 from daemon import BIN_DIR, RunningDaemon, have_binaries, model_entry
 
 daemon: RunningDaemon = None  # type: ignore[assignment]  # set by setUpModule
+DATATYPES = ["BOOL", "UINT8", "INT8", "INT16", "INT32", "INT64", "FP16", "BF16", "FP32", "FP64"]
 
 
 def setUpModule():
@@ -24,8 +25,12 @@ def setUpModule():
     import torch
     if not torch.cuda.is_available():
         raise unittest.SkipTest("torch sees no CUDA device")
-    models = model_entry("mlp", "mlp", extra={"instances": "{count: 1, device: 'cuda:0'}"})
+    on_gpu = {"instances": "{count: 1, device: 'cuda:0'}"}
+    models = model_entry("mlp", "mlp", extra=on_gpu)
     models += model_entry("mlp_cpu", "mlp")
+    for datatype in DATATYPES:
+        models += model_entry(f"id_{datatype.lower()}", "identity", datatype, "[-1, 64]",
+                              dict(on_gpu, ring_size="1MiB"))
     daemon = RunningDaemon(models, "client_shared_memory: true\n")
     check = subprocess.run([os.path.join(BIN_DIR, "infervisord"), "--config", daemon.config,
                             "--check-config"], capture_output=True, text=True)
@@ -112,6 +117,40 @@ class CudaSharedMemory_test(unittest.TestCase):
             np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=1e-5, atol=1e-6)
         x = torch.randn(2, 256, device="cuda")
         self.assertTrue(self.client.infer("mlp", {"x": x})["y"].is_cuda)
+
+    def test_every_datatype_round_trips_through_cuda_regions(self):
+        import torch
+        from infervisor.cuda_shared_memory import TORCH_DTYPES
+        for datatype in DATATYPES:
+            with self.subTest(datatype=datatype):
+                dtype = getattr(torch, TORCH_DTYPES[datatype])
+                if dtype == torch.bool:
+                    x = torch.rand(3, 64, device="cuda") > 0.5
+                elif dtype.is_floating_point:
+                    x = torch.randn(3, 64, device="cuda").to(dtype)
+                else:
+                    x = torch.randint(0, 100, (3, 64), device="cuda").to(dtype)
+                y = self.client.infer(f"id_{datatype.lower()}", {"x": x})["y"]
+                self.assertTrue(y.is_cuda)
+                self.assertTrue(torch.equal(y.cpu(), x.cpu()), datatype)
+
+    def test_bool_bytes_other_than_0_and_1_read_as_true(self):
+        import torch
+        from infervisor.cuda_shared_memory import CudaRegion
+        with CudaRegion(4096) as inputs, CudaRegion(4096) as outputs:
+            inputs.register(self.client)
+            outputs.register(self.client)
+            raw = torch.tensor([0, 1, 2, 255] * 16, dtype=torch.uint8, device="cuda")
+            inputs._buffer[:64].copy_(raw)
+            torch.cuda.synchronize()
+            self.client._call("POST", "/v2/models/id_bool/infer", {
+                "inputs": [{"name": "x", "datatype": "BOOL", "shape": [1, 64], "parameters": {
+                    "shared_memory_region": inputs.name, "shared_memory_byte_size": 64,
+                    "shared_memory_offset": inputs.base_offset}}],
+                "outputs": [{"name": "y", "parameters": {
+                    "shared_memory_region": outputs.name, "shared_memory_byte_size": 64,
+                    "shared_memory_offset": outputs.base_offset}}]})
+            self.assertEqual(outputs._buffer[:64].cpu().tolist(), [0, 1, 1, 1] * 16)
 
     def test_registration_rules(self):
         good = bytes(64)
