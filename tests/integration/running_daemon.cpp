@@ -67,6 +67,10 @@ RunningDaemon::~RunningDaemon() {
   if (process_.running()) stop(std::chrono::seconds(30));
   std::error_code ec;
   std::filesystem::remove_all(folder_, ec);
+  // A daemon killed hard leaves its rings in /dev/shm (its next start under the same prefix
+  // would reclaim them, but no test daemon starts again under this one's): 128 MiB a test.
+  for (const auto& name : leftover_segments())
+    std::filesystem::remove(std::filesystem::path("/dev/shm") / name, ec);
 }
 
 void RunningDaemon::start() {
