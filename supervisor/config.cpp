@@ -407,6 +407,8 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
                        "ring_size",
                        "max_inflight",
                        "max_queue",
+                       "priority_levels",
+                       "default_priority_level",
                        "inputs",
                        "outputs",
                        "libraries",
@@ -463,6 +465,21 @@ ModelConfig model(const Reporter& report, const YAML::Node& node, std::size_t in
     model.max_queue =
         integer<std::size_t>(report, node["max_queue"], named + ".max_queue", 1, 1u << 24);
   }
+  if (node["priority_levels"]) {
+    model.priority_levels =
+        integer<int>(report, node["priority_levels"], named + ".priority_levels", 1, 1 << 16);
+  }
+  if (node["default_priority_level"]) {
+    if (model.priority_levels == 0) {
+      report.fail(node["default_priority_level"], named + ".default_priority_level",
+                  "needs priority_levels");
+    }
+    model.default_priority_level =
+        integer<int>(report, node["default_priority_level"], named + ".default_priority_level", 1,
+                     model.priority_levels);
+  }
+  if (model.priority_levels > 0 && model.default_priority_level == 0)
+    model.default_priority_level = model.priority_levels;
   model.inputs = tensor_specs(report, node["inputs"], named + ".inputs");
   model.outputs = tensor_specs(report, node["outputs"], named + ".outputs");
   if (node["libraries"]) {

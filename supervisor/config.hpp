@@ -85,6 +85,11 @@ struct ModelConfig {
   // ring can no longer grow, so keep one running and one ready.
   static constexpr int kBatchesInFlight = 2;
   std::size_t max_queue = 1024;  // jobs waiting for a worker; beyond: 503
+  // Triton's request `priority`: levels 1 (first) to priority_levels (last); a job waits behind
+  // every queued job of its level or a more urgent one, ahead of the rest. 0 levels: arrival order
+  // only, and a request that asks for a priority gets 400.
+  int priority_levels = 0;
+  int default_priority_level = 0;  // for requests without one; 0: priority_levels (the last)
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   // Custom operator libraries the worker dlopen()s, in this order, before loading the model;

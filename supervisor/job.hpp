@@ -53,6 +53,9 @@ struct InferRequest {
   bool binary_outputs_by_default = false;
   // The client's own deadline (KServe parameter `timeout`), counted from the job's arrival.
   std::optional<std::chrono::microseconds> timeout;
+  // Triton's `priority`, resolved against the model: 1 is the most urgent; 0 when the model has
+  // no priority levels.
+  int priority = 0;
 };
 
 // Where one job's time went, for the statistics (Triton's queue, compute_input, compute_infer,

@@ -211,6 +211,18 @@ void parse_infer_request(const ModelConfig& model, std::string_view body,
   }
   out.binary_outputs_by_default =
       bool_parameter(root, "binary_data_output", "request").value_or(false);
+  // Triton's `priority`: 0 (or none) is the model's default level.
+  const auto priority = size_parameter(root, "priority", "request").value_or(0);
+  if (priority != 0 && model.priority_levels == 0) {
+    fail_request(kBadRequest,
+                 "request parameter 'priority' is {} but model '{}' has no priority_levels",
+                 priority, model.name);
+  }
+  if (priority > static_cast<std::uint64_t>(model.priority_levels)) {
+    fail_request(kBadRequest, "request parameter 'priority' is {}; model '{}' has levels 1-{}",
+                 priority, model.name, model.priority_levels);
+  }
+  out.priority = priority == 0 ? model.default_priority_level : static_cast<int>(priority);
   // Triton's per-request `timeout`, in microseconds; 0 (or none) means the model's job_timeout.
   if (const auto timeout = size_parameter(root, "timeout", "request"); timeout && *timeout > 0) {
     out.timeout =

@@ -229,7 +229,14 @@ void ModelPool::submit(JobPtr job) {
     client_timeout = *job->request().timeout;
   job->set_deadlines(job->created() + client_timeout, job->created() + policy_.job_timeout);
   queued_bytes_.used += bytes;
-  queue_.push_back(job);
+  // Behind every queued job of its priority level or a more urgent one (without levels, all
+  // are 0: arrival order).
+  auto place = queue_.end();
+  while (place != queue_.begin() &&
+         (*std::prev(place))->request().priority > job->request().priority) {
+    --place;
+  }
+  queue_.insert(place, job);
   spdlog::debug("model '{}' job {}: queued ({} waiting)", model_.name, job->id(), queued());
   arm_deadline(std::min(job->client_deadline(), job->created() + policy_.queue_timeout));
   pump();

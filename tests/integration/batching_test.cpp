@@ -307,5 +307,56 @@ TEST(Batching_test, ABatchWhoseOutputsDoNotFitTheRingRunsAgainAsHalves) {
   EXPECT_EQ(daemon.stop().exit_code(), 0);
 }
 
+// Triton's `priority` (issue 11, welcome): with the one worker busy, a job of level 1 queued after
+// two of level 2 runs before them.
+TEST(Priority_test, AMoreUrgentJobOvertakesTheQueuedOnes) {
+  using Clock = std::chrono::steady_clock;
+  RunningDaemon daemon(
+      entry("slow", "slow.pt", "[-1, 1]", "    max_inflight: 1\n    priority_levels: 2\n"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  auto send = [&](float rounds, int priority) {
+    return std::async(std::launch::async, [&daemon, rounds, priority] {
+      const std::string body = fmt::format(
+          R"({{"parameters":{{"priority":{}}},"inputs":[{{"name":"x","datatype":"FP32",)"
+          R"("shape":[1,1],"data":[{}]}}]}})",
+          priority, rounds);
+      const auto reply = raw_request(daemon.socket(), "POST", "/v2/models/slow/infer", body);
+      return std::pair(reply.status, Clock::now());
+    });
+  };
+  // The worker must still be running the first job when the urgent one arrives: a host where
+  // 3000 rounds end too soon runs it again, ten times longer.
+  for (const float rounds : {3000.0f, 30000.0f}) {
+    auto busy = send(rounds, 2);
+    std::this_thread::sleep_for(50ms);  // dispatched, so the three below queue behind it
+    auto low_a = send(1, 2);
+    auto low_b = send(1, 2);
+    std::this_thread::sleep_for(20ms);
+    auto urgent = send(1, 1);
+    const auto urgent_sent = Clock::now();
+    const auto [busy_status, busy_done] = busy.get();
+    const auto [urgent_status, urgent_done] = urgent.get();
+    const auto [a_status, a_done] = low_a.get();
+    const auto [b_status, b_done] = low_b.get();
+    EXPECT_EQ(busy_status, 200u);
+    EXPECT_EQ(urgent_status, 200u);
+    EXPECT_EQ(a_status, 200u);
+    EXPECT_EQ(b_status, 200u);
+    if (busy_done < urgent_sent + 100ms) continue;  // too short to tell
+    EXPECT_LT(urgent_done, a_done) << daemon.log();
+    EXPECT_LT(urgent_done, b_done) << daemon.log();
+    // Out of range, or a priority for a model without levels: 400.
+    EXPECT_EQ(raw_request(daemon.socket(), "POST", "/v2/models/slow/infer",
+                          R"({"parameters":{"priority":3},"inputs":[{"name":"x",)"
+                          R"("datatype":"FP32","shape":[1,1],"data":[1]}]})")
+                  .status,
+              400u);
+    EXPECT_EQ(daemon.stop().exit_code(), 0);
+    return;
+  }
+  ADD_FAILURE() << "even 30000 rounds of the slow model ended within 100 ms of the urgent job";
+}
+
 }  // namespace
 }  // namespace infervisor::testing

@@ -177,6 +177,19 @@ TEST_F(Config_test, DynamicBatchingIsPerModelAndCountsBatchesInFlight) {
   EXPECT_FALSE(parse(model_with("")).models[0].batching.enabled());
 }
 
+TEST_F(Config_test, PriorityLevelsAndTheDefaultLevel) {
+  auto config = parse(model_with("    priority_levels: 3\n"));
+  EXPECT_EQ(config.models[0].priority_levels, 3);
+  EXPECT_EQ(config.models[0].default_priority_level, 3);  // unset: the last
+  config = parse(model_with("    priority_levels: 3\n    default_priority_level: 1\n"));
+  EXPECT_EQ(config.models[0].default_priority_level, 1);
+  EXPECT_EQ(parse(model_with("")).models[0].priority_levels, 0);
+  EXPECT_NE(error_of(model_with("    default_priority_level: 1\n")).find("needs priority_levels"),
+            std::string::npos);
+  EXPECT_NE(error_of(model_with("    priority_levels: 2\n    default_priority_level: 3\n")), "");
+  EXPECT_NE(error_of(model_with("    priority_levels: 0\n")), "");
+}
+
 TEST_F(Config_test, DynamicBatchingRefusesWhatCannotBatch) {
   EXPECT_NE(error_of(model_with("    dynamic_batching: {max_queue_delay: 1ms}\n"))
                 .find("dynamic_batching.max_batch_size: is missing"),

@@ -417,5 +417,27 @@ TEST_F(KServeRequest_test, GarbageNeverCrashes) {
   }
 }
 
+TEST_F(KServeRequest_test, PriorityIsTritonsParameterWithinTheModelsLevels) {
+  const std::string inputs =
+      R"("inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]},)"
+      R"({"name":"mask","datatype":"BOOL","shape":[2],"data":[true,false]}])";
+  EXPECT_EQ(parse("{" + inputs + "}").priority, 0);  // no levels: arrival order only
+  EXPECT_EQ(parse(R"({"parameters":{"priority":0},)" + inputs + "}").priority, 0);
+  auto refused = error_of(R"({"parameters":{"priority":1},)" + inputs + "}");
+  EXPECT_EQ(refused.first, 400u);
+  EXPECT_NE(refused.second.find("no priority_levels"), std::string::npos) << refused.second;
+
+  model_.priority_levels = 3;
+  model_.default_priority_level = 2;
+  EXPECT_EQ(parse("{" + inputs + "}").priority, 2);
+  EXPECT_EQ(parse(R"({"parameters":{"priority":1},)" + inputs + "}").priority, 1);
+  EXPECT_EQ(parse(R"({"parameters":{"priority":3},)" + inputs + "}").priority, 3);
+  refused = error_of(R"({"parameters":{"priority":4},)" + inputs + "}");
+  EXPECT_EQ(refused.first, 400u);
+  EXPECT_NE(refused.second.find("levels 1-3"), std::string::npos) << refused.second;
+  EXPECT_EQ(error_of(R"({"parameters":{"priority":-1},)" + inputs + "}").first, 400u);
+  EXPECT_EQ(error_of(R"({"parameters":{"priority":"high"},)" + inputs + "}").first, 400u);
+}
+
 }  // namespace
 }  // namespace infervisor::supervisor
