@@ -583,14 +583,28 @@ int run(const Options& options) {
         cuda / 1e3, verdict(cuda <= 100));
 #endif
   }
-  if (const auto* row = find_row(rows, 1, 1, 1); row != nullptr && row->note.empty()) {
+  // Batch 1 at 1 in flight: what `path` adds to the in-process p50; b32 at 4 in flight: the
+  // share of in-process throughput it reaches.
+  auto b1_target = [&](const LoadRow* row, std::string_view path, double target_ms) {
+    if (row == nullptr) return;
     const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
     fmt::print(
-        "  b1 added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} ms = {:.3f} ms "
-        "(target <= 0.25 ms): {}\n",
-        row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
-        verdict(added <= 250));
-  }
+        "  b1{} added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} ms = {:.3f} ms "
+        "(target <= {} ms): {}\n",
+        path, row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
+        target_ms, verdict(added <= target_ms * 1e3));
+  };
+  auto b32_target = [&](const LoadRow* row, std::string_view path, double target) {
+    if (row == nullptr) return;
+    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
+    fmt::print(
+        "  b32{}, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread {:.0f} = {:.2f}x "
+        "(target >= {}x): {}\n",
+        path, row->images_per_s(), reference, row->images_per_s() / reference, target,
+        verdict(row->images_per_s() >= target * reference));
+  };
+  if (const auto* row = find_row(rows, 1, 1, 1); row != nullptr && row->note.empty())
+    b1_target(row, "", 0.25);
   if (const auto* row = find_row(rows, 2, 8, 4)) {
     const double reference = 8 * in_process.at(8).forwards_per_s;
     fmt::print(
@@ -599,46 +613,12 @@ int run(const Options& options) {
         row->images_per_s(), reference, row->images_per_s() / reference,
         verdict(row->images_per_s() >= reference));
   }
-  if (const auto* row = find_row(rows, 1, 32, 4)) {
-    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
-    fmt::print(
-        "  b32, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread {:.0f} = {:.2f}x "
-        "(target >= 0.9x): {}\n",
-        row->images_per_s(), reference, row->images_per_s() / reference,
-        verdict(row->images_per_s() >= 0.9 * reference));
-  }
-  if (const auto* row = find_row(rows, 1, 1, 1, /*regions=*/true)) {
-    const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
-    fmt::print(
-        "  b1 through regions, added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} ms = "
-        "{:.3f} ms (target <= 0.1 ms): {}\n",
-        row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
-        verdict(added <= 100));
-  }
-  if (const auto* row = find_row(rows, 1, 32, 4, /*regions=*/true)) {
-    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
-    fmt::print(
-        "  b32 through regions, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread {:.0f} "
-        "= {:.2f}x (target >= 0.95x): {}\n",
-        row->images_per_s(), reference, row->images_per_s() / reference,
-        verdict(row->images_per_s() >= 0.95 * reference));
-  }
-  if (const auto* row = find_row(rows, 1, 1, 1, /*regions=*/true, /*cuda=*/true)) {
-    const double added = row->result.latency.p50_us - in_process.at(1).p50_us;
-    fmt::print(
-        "  b1 through CUDA regions, added latency, 1 in flight: p50 {:.3f} ms - in-process {:.3f} "
-        "ms = {:.3f} ms (target <= 0.1 ms): {}\n",
-        row->result.latency.p50_us / 1e3, in_process.at(1).p50_us / 1e3, added / 1e3,
-        verdict(added <= 100));
-  }
-  if (const auto* row = find_row(rows, 1, 32, 4, /*regions=*/true, /*cuda=*/true)) {
-    const double reference = 32 * 1e6 / in_process.at(32).mean_us;
-    fmt::print(
-        "  b32 through CUDA regions, 1 worker, 4 in flight: {:.0f} img/s / in-process 1 thread "
-        "{:.0f} = {:.2f}x (target >= 0.95x): {}\n",
-        row->images_per_s(), reference, row->images_per_s() / reference,
-        verdict(row->images_per_s() >= 0.95 * reference));
-  }
+  b32_target(find_row(rows, 1, 32, 4), "", 0.9);
+  b1_target(find_row(rows, 1, 1, 1, /*regions=*/true), " through regions", 0.1);
+  b32_target(find_row(rows, 1, 32, 4, /*regions=*/true), " through regions", 0.95);
+  b1_target(find_row(rows, 1, 1, 1, /*regions=*/true, /*cuda=*/true), " through CUDA regions", 0.1);
+  b32_target(find_row(rows, 1, 32, 4, /*regions=*/true, /*cuda=*/true), " through CUDA regions",
+             0.95);
   for (const int batch : kBatches) {
     const auto* one = find_row(rows, 1, batch, 4);
     const auto* two = find_row(rows, 2, batch, 4);
