@@ -21,6 +21,7 @@ commands:
                           one at a time with fresh ones (which read the model file again)
   unload MODEL            let the model's jobs finish, then stop its workers
   infer MODEL --input NAME=FILE.npy ... [--output NAME ...] [--out DIR] [--json] [--shm]
+        [--priority LEVEL]
                           run the model on .npy inputs (dtype and shape come from each file)
                           and print each output's datatype, shape, first values, min/max/mean
   stats [MODEL]           print each model's (or MODEL's) statistics: requests ok and failed,
@@ -45,6 +46,8 @@ options:
   --shm                   pass the tensors through POSIX shared-memory regions (the server's
                           system_shared_memory extension) instead of the socket; an output
                           whose size the model metadata does not fix comes in the reply
+  --priority LEVEL        infer: Triton's request priority, 1 the most urgent (the model needs
+                          priority_levels)
   --interval SECONDS      top: time between refreshes, 0.1 to 3600 (default 1)
   --count N               top: stop after N refreshes
   -h, --help              print this help
@@ -173,6 +176,9 @@ class Parser {
       if (out_.out_dir) usage_error("--out given twice");
       out_.out_dir = std::string(value);
       infer_options_.insert("--out");
+    } else if (name == "--priority") {
+      out_.priority = static_cast<std::uint64_t>(parse_int_flag(arg, 1, kMaxCount));
+      infer_options_.insert("--priority");
     } else if (name == "--interval") {
       out_.interval_seconds = parse_number_flag(arg, kMinIntervalSeconds, kMaxIntervalSeconds);
       top_options_.insert("--interval");

@@ -35,6 +35,7 @@ struct CtlArgs {
   std::optional<std::filesystem::path> out_dir;  // infer --out DIR
   bool json = false;                             // infer --json
   bool shm = false;                              // infer --shm
+  std::uint64_t priority = 0;                    // infer --priority LEVEL (0: not sent)
   double interval_seconds = 1;                   // top --interval SECONDS
   std::optional<std::int64_t> count;             // top --count N: refreshes, then exit
 };

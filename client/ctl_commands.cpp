@@ -256,6 +256,7 @@ int infer(Client& client, const CtlArgs& args, std::ostream& out, std::ostream& 
   InferRequest request;
   request.model = args.model;
   request.binary = !args.json;
+  request.priority = args.priority;
   request.outputs = args.outputs;
   request.inputs = read_inputs(args);
   SharedTensors shared;  // unregistered and unlinked on every way out of here

@@ -151,9 +151,10 @@ EncodedInferRequest encode_infer_request(const InferRequest& request) {
   if (!request.id.empty()) body["id"] = request.id;
   // With no outputs named the server returns all of them; the request-level parameter asks for
   // all of those in binary.
-  if (request.binary && request.outputs.empty()) {
-    body["parameters"] = {{"binary_data_output", true}};
-  }
+  json::object parameters;
+  if (request.binary && request.outputs.empty()) parameters["binary_data_output"] = true;
+  if (request.priority != 0) parameters["priority"] = request.priority;
+  if (!parameters.empty()) body["parameters"] = std::move(parameters);
   for (const auto& [name, ref] : request.output_regions) {
     if (std::find(request.outputs.begin(), request.outputs.end(), name) == request.outputs.end()) {
       invalid(

@@ -44,6 +44,9 @@ struct InferRequest {
   std::vector<std::string> outputs;  // empty: every output the model has
   // True: the binary tensor data extension (raw bytes after the JSON); false: JSON `data` arrays.
   bool binary = true;
+  // Triton's request parameter `priority` (1 is the most urgent); 0: not sent, the model's
+  // default level.
+  std::uint64_t priority = 0;
   // Outputs named in `outputs` that the server is to write into a region instead of the body:
   // the reference's byte_size is the room there, at least the output's size.
   std::map<std::string, RegionRef> output_regions = {};

@@ -53,6 +53,12 @@ TEST(client_ctl_args_test, ParsesInferShm) {
   EXPECT_NE(ctl_usage().find("--shm"), std::string_view::npos);
 }
 
+TEST(client_ctl_args_test, ParsesInferPriority) {
+  EXPECT_EQ(parse({"infer", "m", "--input", "x=a.npy"}).priority, 0u);
+  EXPECT_EQ(parse({"infer", "m", "--priority", "2", "--input", "x=a.npy"}).priority, 2u);
+  EXPECT_NE(ctl_usage().find("--priority"), std::string_view::npos);
+}
+
 TEST(client_ctl_args_test, ParsesMetadata) {
   const auto sut = parse({"metadata", "m"});
   EXPECT_EQ(sut.command, CtlCommand::kMetadata);
@@ -138,6 +144,10 @@ TEST(client_ctl_args_test, RefusesBadCommandLines) {
       {"top", "--count", "-2"},
       {"top", "--count", "1.5"},
       {"top", "--count", "x"},
+      {"infer", "m", "--input", "x=a.npy", "--priority", "0"},
+      {"infer", "m", "--input", "x=a.npy", "--priority", "-1"},
+      {"infer", "m", "--input", "x=a.npy", "--priority", "high"},
+      {"stats", "--priority", "1"},
   };
   for (const auto& args : bad) {
     EXPECT_THROW(parse_ctl_args(args), UsageError) << fmt::format("{}", fmt::join(args, " "));

@@ -52,6 +52,21 @@ TEST(client_kserve_request_test, BinaryRequestForAllOutputsUsesTheRequestParamet
   EXPECT_EQ(sut.json.find("\"id\""), std::string::npos);
 }
 
+TEST(client_kserve_request_test, PriorityIsARequestParameterWhenSet) {
+  auto request = two_inputs(true);
+  request.outputs.clear();
+  request.priority = 2;
+  auto sut = encode_infer_request(request);
+  EXPECT_NE(sut.json.find(R"("parameters":{"binary_data_output":true,"priority":2})"),
+            std::string::npos)
+      << sut.json;
+  request = two_inputs(false);
+  EXPECT_EQ(encode_infer_request(request).json.find("priority"), std::string::npos);
+  request.priority = 1;
+  sut = encode_infer_request(request);
+  EXPECT_NE(sut.json.find(R"("parameters":{"priority":1})"), std::string::npos) << sut.json;
+}
+
 TEST(client_kserve_request_test, JsonRequestCarriesFlatData) {
   const auto sut = encode_infer_request(two_inputs(false));
   EXPECT_FALSE(sut.binary);
