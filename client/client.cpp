@@ -127,6 +127,14 @@ void Client::unregister_cuda_shared_memory(std::optional<std::string_view> name)
   post_expecting_success(cuda_shared_memory_target(name) + "/unregister", "{}");
 }
 
+std::vector<CudaRegionStatus> Client::cuda_shared_memory_status(
+    std::optional<std::string_view> name) {
+  const auto request = get(cuda_shared_memory_target(name) + "/status");
+  const auto response = transport_->exchange(request);
+  return decode_success(request, response,
+                        [&] { return decode_cuda_shared_memory_status(response.body, name); });
+}
+
 void Client::post_expecting_success(std::string target, std::string body) {
   const auto request = post_json(std::move(target), std::move(body));
   const auto response = transport_->exchange(request);

@@ -83,6 +83,8 @@ class Client {
   void register_cuda_shared_memory(std::string_view name, std::span<const std::byte> raw_handle,
                                    int device_id, std::uint64_t byte_size);
   void unregister_cuda_shared_memory(std::optional<std::string_view> name = std::nullopt);
+  std::vector<CudaRegionStatus> cuda_shared_memory_status(
+      std::optional<std::string_view> name = std::nullopt);
 
   const Endpoint& endpoint() const noexcept;
 

@@ -270,21 +270,23 @@ void read_region_output(Tensor& output, std::span<const std::byte> region) {
   check_bools(output, fmt::format("output '{}'", output.name));
 }
 
-std::vector<SystemRegionStatus> decode_system_shared_memory_status(
-    std::string_view body, std::optional<std::string_view> only) {
+namespace {
+
+// A shared-memory status array: `read` makes one entry from its object; every entry needs a name,
+// names are unique, and a status asked for one region holds only that one.
+template <class Region, class Read>
+std::vector<Region> decode_region_status(std::string_view body,
+                                         std::optional<std::string_view> only, Read read) {
   const auto root = parse_json(body, "shared-memory status");
   const auto& array = as_array(root, "shared-memory status");
-  std::vector<SystemRegionStatus> regions;
+  std::vector<Region> regions;
   std::set<std::string> names;
   for (std::size_t i = 0; i < array.size(); ++i) {
     const auto path = fmt::format("shared-memory status[{}]", i);
     const auto& object = as_object(array[i], path);
-    SystemRegionStatus region;
+    Region region = read(object, path);
     region.name = string_field(object, "name", path, true);
     if (region.name.empty()) corrupt(fmt::format("{}.name: empty", path));
-    region.key = string_field(object, "key", path, true);
-    if (region.key.empty()) corrupt(fmt::format("{}.key: empty", path));
-    region.offset = unsigned_field(object, "offset", path);
     region.byte_size = unsigned_field(object, "byte_size", path);
     if (only && region.name != *only) {
       corrupt(fmt::format("{}.name: '{}', but the status of region '{}' was asked for", path,
@@ -296,6 +298,32 @@ std::vector<SystemRegionStatus> decode_system_shared_memory_status(
     regions.push_back(std::move(region));
   }
   return regions;
+}
+
+}  // namespace
+
+std::vector<SystemRegionStatus> decode_system_shared_memory_status(
+    std::string_view body, std::optional<std::string_view> only) {
+  return decode_region_status<SystemRegionStatus>(
+      body, only, [](const json::object& object, const std::string& path) {
+        SystemRegionStatus region;
+        region.key = string_field(object, "key", path, true);
+        if (region.key.empty()) corrupt(fmt::format("{}.key: empty", path));
+        region.offset = unsigned_field(object, "offset", path);
+        return region;
+      });
+}
+
+std::vector<CudaRegionStatus> decode_cuda_shared_memory_status(
+    std::string_view body, std::optional<std::string_view> only) {
+  return decode_region_status<CudaRegionStatus>(
+      body, only, [](const json::object& object, const std::string& path) {
+        CudaRegionStatus region;
+        const auto device = unsigned_field(object, "device_id", path);
+        if (device > 1u << 20) corrupt(fmt::format("{}.device_id: {} is no GPU", path, device));
+        region.device_id = static_cast<int>(device);
+        return region;
+      });
 }
 
 ServerMetadata decode_server_metadata(std::string_view body) {

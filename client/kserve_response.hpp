@@ -40,6 +40,9 @@ void read_region_output(Tensor& output, std::span<const std::byte> region);
 // every entry must be that region.
 std::vector<SystemRegionStatus> decode_system_shared_memory_status(
     std::string_view body, std::optional<std::string_view> only = std::nullopt);
+// The same for GET /v2/cudasharedmemory[/region/NAME]/status: [{"name","device_id","byte_size"}].
+std::vector<CudaRegionStatus> decode_cuda_shared_memory_status(
+    std::string_view body, std::optional<std::string_view> only = std::nullopt);
 
 ServerMetadata decode_server_metadata(std::string_view body);
 ModelMetadata decode_model_metadata(std::string_view body);

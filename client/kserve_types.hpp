@@ -90,6 +90,14 @@ struct SystemRegionStatus {
   bool operator==(const SystemRegionStatus&) const = default;
 };
 
+// One CUDA region as GET /v2/cudasharedmemory/status lists it.
+struct CudaRegionStatus {
+  std::string name;
+  int device_id = 0;  // the server's GPU index
+  std::uint64_t byte_size = 0;
+  bool operator==(const CudaRegionStatus&) const = default;
+};
+
 // One entry of the repository index (Triton's model repository extension).
 struct RepositoryModel {
   std::string name;

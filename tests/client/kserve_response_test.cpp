@@ -381,5 +381,25 @@ TEST(client_kserve_response_test, DecodesSystemSharedMemoryStatus) {
             std::string::npos);
 }
 
+TEST(client_kserve_response_test, DecodesCudaSharedMemoryStatus) {
+  const auto sut = decode_cuda_shared_memory_status(
+      R"([{"name":"g","device_id":1,"byte_size":4096},{"name":"h","device_id":0,"byte_size":8}])");
+  EXPECT_EQ(sut, (std::vector<CudaRegionStatus>{{"g", 1, 4096}, {"h", 0, 8}}));
+  EXPECT_TRUE(decode_cuda_shared_memory_status("[]").empty());
+  for (const auto& bad : std::vector<std::string>{
+           R"([{"device_id":0,"byte_size":1}])",
+           R"([{"name":"g","byte_size":1}])",
+           R"([{"name":"g","device_id":-1,"byte_size":1}])",
+           R"([{"name":"g","device_id":99999999999,"byte_size":1}])",
+           R"([{"name":"g","device_id":0}])",
+           R"([{"name":"g","device_id":0,"byte_size":1},{"name":"g","device_id":0,"byte_size":1}])",
+       }) {
+    EXPECT_THROW(decode_cuda_shared_memory_status(bad), InfervisorError) << bad;
+  }
+  EXPECT_THROW(
+      decode_cuda_shared_memory_status(R"([{"name":"g","device_id":0,"byte_size":1}])", "x"),
+      InfervisorError);
+}
+
 }  // namespace
 }  // namespace infervisor::client
