@@ -1,16 +1,13 @@
-"""Shared-memory tensors against the real infervisord: system regions (and CUDA regions where
-torch has a GPU). Issue 10's daemon side is not there yet: while infervisord refuses the
-``client_shared_memory`` key or does not advertise the extensions in ``GET /v2``, every test here
-is skipped with the reason, and CTest reports the module as skipped."""
-import importlib.util
+"""System shared-memory tensors against the real infervisord (CPU workers): registration, every
+datatype equal to the socket path, outputs into regions, unregistering. CUDA regions need a GPU
+worker: test_cuda_shared_memory.py."""
 import os
-import subprocess
 import unittest
 
 import numpy as np
 
 import infervisor
-from daemon import BIN_DIR, RunningDaemon, have_binaries, model_entry
+from daemon import RunningDaemon, have_binaries, model_entry
 
 DATATYPES = {
     "BOOL": np.bool_, "UINT8": np.uint8, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
@@ -32,18 +29,12 @@ def setUpModule():
         models += model_entry(f"id_{datatype.lower()}", "identity", datatype, "[-1, 64]",
                               {"ring_size": "1MiB"})
     daemon = RunningDaemon(models, SETTING)
-    check = subprocess.run([os.path.join(BIN_DIR, "infervisord"), "--config", daemon.config,
-                            "--check-config"], capture_output=True, text=True)
-    if check.returncode != 0 and "client_shared_memory" in check.stderr:
-        daemon.cleanup()
-        raise unittest.SkipTest("infervisord does not know `client_shared_memory` yet (issue 10's "
-                                "daemon side): " + check.stderr.strip().splitlines()[-1])
     daemon.start_ready()
     with daemon.client() as client:
         extensions = client.extensions
     if "system_shared_memory" not in extensions:
         tearDownModule()
-        raise unittest.SkipTest("infervisord does not advertise system_shared_memory in GET /v2")
+        raise AssertionError(f"client_shared_memory: true, yet GET /v2 lists only {extensions}")
 
 
 def tearDownModule():
@@ -122,28 +113,6 @@ class SystemSharedMemory_test(unittest.TestCase):
                 self.client.infer("id_fp32", {"x": x})
             self.assertEqual(caught.exception.status, 400)
             self.assertIn(region.name, caught.exception.message)
-
-
-@unittest.skipUnless(importlib.util.find_spec("torch"), "torch is not installed")
-class CudaSharedMemory_test(unittest.TestCase):
-    def setUp(self):
-        import torch
-        if not torch.cuda.is_available():
-            self.skipTest("torch has no CUDA device")
-        if "cuda_shared_memory" not in extensions:
-            self.skipTest("infervisord does not advertise cuda_shared_memory")
-        self.client = daemon.client()
-        self.addCleanup(self.client.close)
-
-    def test_cuda_tensors_stay_on_the_gpu(self):
-        import torch
-        x = torch.randn(4, 256, device="cuda")
-        result = self.client.infer("mlp", {"x": x})
-        self.assertTrue(result["y"].is_cuda)
-        by_socket = self.client.infer("mlp", {"x": x.cpu().numpy()}, shared_memory=False)["y"]
-        np.testing.assert_array_equal(result["y"].cpu().numpy(), by_socket)
-        status = self.client.cuda_shared_memory_status()
-        self.assertEqual(len(status), 1)
 
 
 if __name__ == "__main__":
