@@ -1,7 +1,7 @@
 """System shared memory on the client's side: the POSIX objects it creates (exclusive, 0600,
 unlinked on close), and the protocol run end to end against fake_server, which implements the
-extension as issue 10 specifies it (infervisord does not yet; test_shared_memory_daemon.py runs
-the same against it once it advertises system_shared_memory)."""
+extension as Triton specifies it, so the client is checked against the protocol and not only
+against infervisord (test_shared_memory_daemon.py runs it against the real daemon)."""
 import os
 import stat
 import subprocess
