@@ -101,7 +101,7 @@ BatchChoice choose_batch(const std::deque<JobPtr>& queue, const DynamicBatching&
     const std::int64_t rows = job_rows(job.request());
     const std::uint64_t job_bytes = job.frame_plan() ? job.frame_plan()->total_bytes : 0;
     if (choice.rows + rows > limit || bytes + job_bytes > max_frame_bytes) {
-      full = true;  // it agrees but does not fit: the batch cannot grow in arrival order
+      full = true;  // it agrees but does not fit: the batch cannot grow in queue order
       break;
     }
     if (choice.rows + rows > job.batch_limit()) continue;  // a half of a split batch: its own
@@ -111,7 +111,11 @@ BatchChoice choose_batch(const std::deque<JobPtr>& queue, const DynamicBatching&
     note_preferred();
     full = choice.rows >= limit;
   }
-  if (full || now >= lead.created() + batching.max_queue_delay) {
+  // The oldest picked job sets the clock: with priorities a newer, more urgent job may lead.
+  auto oldest = lead.created();
+  for (const auto pick : choice.picks)
+    oldest = std::min(oldest, queue[pick]->created());
+  if (full || now >= oldest + batching.max_queue_delay) {
     choice.ready = true;
     return choice;
   }
@@ -123,7 +127,7 @@ BatchChoice choose_batch(const std::deque<JobPtr>& queue, const DynamicBatching&
     choice.ready = true;
     return choice;
   }
-  choice.ready_at = lead.created() + batching.max_queue_delay;
+  choice.ready_at = oldest + batching.max_queue_delay;
   return choice;
 }
 

@@ -1,13 +1,14 @@
 // Dynamic batching's choices (issue 11): which queued jobs of a model share one forward, and
 // when the batch goes. Pure: jobs and a clock in, a choice out, so it is unit-tested alone.
 //
-// The front job of the queue leads. Behind it, in arrival order, every job that agrees with it on
+// The front job of the queue leads. Behind it, in queue order (arrival order, or by priority
+// level first: ModelPool::submit), every job that agrees with it on
 // each input's dtype and every dimension but the first, and asks for the same outputs, joins while
 // the rows fit `max_batch_size` (and the lead's and its own batch_limit) and the frame fits the
 // ring. A job that does not agree is passed over and keeps its place; the first one that agrees
 // but does not fit ends the batch. The batch goes at once when it is full (or could only grow
 // past a limit), or when a prefix of it makes a preferred size (that prefix goes); otherwise when
-// the lead has waited `max_queue_delay` since it arrived.
+// its oldest job has waited `max_queue_delay` since it arrived.
 //
 // Jobs with a tensor in a client's shared-memory region never pass through the daemon, which
 // cannot stack what it never sees: they run alone.

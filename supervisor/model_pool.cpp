@@ -230,7 +230,9 @@ void ModelPool::submit(JobPtr job) {
   job->set_deadlines(job->created() + client_timeout, job->created() + policy_.job_timeout);
   queued_bytes_.used += bytes;
   // Behind every queued job of its priority level or a more urgent one (without levels, all
-  // are 0: arrival order).
+  // are 0: arrival order). Jobs put back at the front (a split batch's, a killed worker's) may
+  // sit ahead of more urgent ones; the order is then only roughly by level, which is all it
+  // promises.
   auto place = queue_.end();
   while (place != queue_.begin() &&
          (*std::prev(place))->request().priority > job->request().priority) {

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <deque>
+#include <thread>
 
 #include "supervisor/batch_former.hpp"
 #include "supervisor/batch_frame.hpp"
@@ -72,6 +73,23 @@ TEST(BatchFormer_test, APartialBatchWaitsForTheLeadsQueueDelay) {
   EXPECT_TRUE(choice.ready);
   EXPECT_EQ(choice.picks, (std::vector<std::size_t>{0, 1}));
   EXPECT_EQ(choice.rows, 3);
+}
+
+TEST(BatchFormer_test, TheOldestPickedJobSetsTheClockWhenANewerOneLeads) {
+  // With priorities a newer, more urgent job may lead: the older ones behind it must not wait a
+  // whole delay more.
+  auto model = batching_model();
+  auto older = make_job(model, 1, 1);
+  std::this_thread::sleep_for(1ms);  // more than the 200 us delay
+  auto urgent = make_job(model, 2, 1);
+  auto queue = queue_of({urgent, older});
+  auto choice = choose_batch(queue, model.batching, kRingLimit, urgent->created());
+  EXPECT_TRUE(choice.ready) << "the older job has waited past its delay already";
+  EXPECT_EQ(choice.picks, (std::vector<std::size_t>{0, 1}));
+  model.batching.max_queue_delay = 10s;
+  choice = choose_batch(queue, model.batching, kRingLimit, urgent->created());
+  EXPECT_FALSE(choice.ready);
+  EXPECT_EQ(choice.ready_at, older->created() + 10s);
 }
 
 TEST(BatchFormer_test, WithoutADelayWhateverIsQueuedGoes) {

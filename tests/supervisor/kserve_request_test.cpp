@@ -437,6 +437,12 @@ TEST_F(KServeRequest_test, PriorityIsTritonsParameterWithinTheModelsLevels) {
   EXPECT_NE(refused.second.find("levels 1-3"), std::string::npos) << refused.second;
   EXPECT_EQ(error_of(R"({"parameters":{"priority":-1},)" + inputs + "}").first, 400u);
   EXPECT_EQ(error_of(R"({"parameters":{"priority":"high"},)" + inputs + "}").first, 400u);
+  for (const char* bad : {"true", "1.5", "1.0", "18446744073709551615", "1e30"}) {
+    EXPECT_EQ(
+        error_of(R"({"parameters":{"priority":)" + std::string(bad) + "}," + inputs + "}").first,
+        400u)
+        << bad;
+  }
 }
 
 }  // namespace
