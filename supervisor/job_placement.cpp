@@ -1,5 +1,6 @@
 #include "supervisor/job_placement.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "supervisor/http_reply.hpp"
@@ -30,6 +31,18 @@ std::optional<int> required_gpu(const InferRequest& request, const ModelConfig& 
     if (device_suits(group.device, gpu)) return gpu;
   }
   fail_request(400, "model '{}' has no worker on GPU {}, where {} is", model.name, *gpu, first);
+}
+
+std::vector<int> gpus_with_workers(std::span<const ModelConfig* const> models) {
+  std::vector<int> gpus;
+  for (const ModelConfig* model : models) {
+    for (const auto& group : model->instance_groups) {
+      if (group.device.kind == DeviceSpec::Kind::kCuda) gpus.push_back(group.device.index);
+    }
+  }
+  std::sort(gpus.begin(), gpus.end());
+  gpus.erase(std::unique(gpus.begin(), gpus.end()), gpus.end());
+  return gpus;
 }
 
 }  // namespace infervisor::supervisor

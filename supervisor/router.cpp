@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "common/base64.hpp"
+#include "supervisor/job_placement.hpp"
 #include "supervisor/kserve_request.hpp"
 #include "supervisor/kserve_response.hpp"
 #include "supervisor/metrics_text.hpp"
@@ -134,17 +135,10 @@ std::string raw_handle_field(const boost::json::object& body) {
 }  // namespace
 
 std::vector<int> Router::gpus_in_use() const {
-  std::vector<int> gpus;
-  for (const ModelPool* pool : state_.all_pools()) {
-    for (const auto& group : pool->model().instance_groups) {
-      if (group.device.kind == DeviceSpec::Kind::kCuda &&
-          std::find(gpus.begin(), gpus.end(), group.device.index) == gpus.end()) {
-        gpus.push_back(group.device.index);
-      }
-    }
-  }
-  std::sort(gpus.begin(), gpus.end());
-  return gpus;
+  std::vector<const ModelConfig*> models;
+  for (const ModelPool* pool : state_.all_pools())
+    models.push_back(&pool->model());
+  return gpus_with_workers(models);
 }
 
 void Router::shared_memory(shm::RegionKind kind, std::span<const std::string_view> parts,

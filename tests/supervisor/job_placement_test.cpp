@@ -20,8 +20,9 @@ DeviceSpec gpu(int index) {
 }
 
 ModelConfig model_on(std::vector<DeviceSpec> devices) {
+  static const std::string kName = "m";
   ModelConfig model;
-  model.name = "m";
+  model.name = kName;  // (assigning the literal trips GCC 12's false -Wrestrict)
   model.instance_groups.clear();
   for (const auto& device : devices)
     model.instance_groups.push_back(InstanceGroup{1, device, false, {}});
@@ -69,6 +70,16 @@ TEST(JobPlacement_test, RefusesRegionsOnTwoGpusOrAGpuWithoutWorkers) {
     EXPECT_NE(std::string(error.what()).find("no worker on GPU 0"), std::string::npos)
         << error.what();
   }
+}
+
+TEST(JobPlacement_test, GpusWithWorkersAreSortedAndListedOnce) {
+  const auto a = model_on({gpu(2), DeviceSpec{}, gpu(0)});
+  const auto b = model_on({gpu(2)});
+  const auto cpu = model_on({DeviceSpec{}});
+  const ModelConfig* models[] = {&a, &b, &cpu};
+  EXPECT_EQ(gpus_with_workers(models), (std::vector<int>{0, 2}));
+  const ModelConfig* only_cpu[] = {&cpu};
+  EXPECT_TRUE(gpus_with_workers(only_cpu).empty());
 }
 
 TEST(JobPlacement_test, DeviceSuits) {
