@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -31,7 +32,7 @@ std::string entry(const std::string& name, const std::string& file, const std::s
 std::string infer_body(std::size_t elements, float value, bool matrix) {
   std::string data;
   for (std::size_t i = 0; i < elements; ++i)
-    data += (i ? "," : "") + fmt::format("{}", value);
+    fmt::format_to(std::back_inserter(data), "{}{}", i ? "," : "", value);
   return fmt::format(
       R"({{"inputs":[{{"name":"x","datatype":"FP32","shape":{},"data":[{}]}}]}})",
       matrix ? fmt::format("[{},256]", elements / 256) : fmt::format("[{}]", elements), data);
