@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from ._kserve import RegionRef
 from .errors import SharedMemoryError
-from .shared_memory import DEFAULT_PREFIX, align
+from .shared_memory import DEFAULT_PREFIX
 
 if TYPE_CHECKING:
     import torch
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from .client import Client
 
 IPC_HANDLE_SIZE = 64  # sizeof(cudaIpcMemHandle_t)
+# The worker reads a floating-point input in place only at a 256-byte aligned address (else it
+# copies it first), so tensors the client lays out in a scratch region start at such offsets.
+CUDA_ALIGNMENT = 256
 _CUDA_MALLOC_HANDLE = ord("c")
 
 # KServe datatype -> torch dtype name (torch.uint16 is recent; BF16 is native in torch).
@@ -48,6 +51,10 @@ TORCH_DTYPES: Dict[str, str] = {
     "INT64": "int64", "FP16": "float16", "BF16": "bfloat16", "FP32": "float32",
     "FP64": "float64",
 }
+
+
+def _align_cuda(offset: int) -> int:
+    return (offset + CUDA_ALIGNMENT - 1) // CUDA_ALIGNMENT * CUDA_ALIGNMENT
 
 
 def ipc_mem_handle(shared: bytes) -> bytes:
@@ -226,7 +233,7 @@ class CudaSharedMemory:
         end = 0
         for size in sizes:
             offsets.append(end)
-            end = align(end + size)
+            end = _align_cuda(end + size)
         key = str(device)
         region = self._scratch.get(key)
         if region is None or region.closed or region.byte_size < end:
