@@ -114,8 +114,13 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
   }
   std::vector<std::size_t> fetched;  // ModelOutput index of each answered output, in answer order
   std::vector<shm::TensorLayout> layouts;
-  std::vector<std::span<std::byte>> placed;  // per answered output: its bytes in a client region
-  std::vector<bool> placed_on_device;        // ... which is a CUDA region
+  // Per answered output: its bytes in a client region, if asked there, and whether that region
+  // is GPU memory (a CUDA region).
+  struct Placed {
+    std::span<std::byte> bytes;
+    bool on_device = false;
+  };
+  std::vector<Placed> placed;
   for (std::size_t i = 0; i < selected->size(); ++i) {
     const std::size_t spec_index = (*selected)[i];
     const std::size_t output = (*bound)[spec_index];
@@ -123,7 +128,6 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
     shm::TensorLayout layout{model_.outputs[spec_index].name, model_.outputs[spec_index].dtype,
                              forward.outputs()[output].shape};
     placed.emplace_back();
-    placed_on_device.push_back(false);
     if (i < frame->output_placements.size() && frame->output_placements[i].region != 0) {
       const auto& placement = frame->output_placements[i];
       const auto bytes = checked_byte_size(layout.dtype, layout.dims).value_or(~std::uint64_t{0});
@@ -142,8 +146,8 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       }
       layout.region = placement.region;
       layout.region_offset = placement.offset;
-      placed.back() = mapped->subspan(placement.offset, bytes);
-      placed_on_device.back() = frame->regions[placement.region - 1].kind == shm::RegionKind::kCuda;
+      placed.back() = {mapped->subspan(placement.offset, bytes),
+                       frame->regions[placement.region - 1].kind == shm::RegionKind::kCuda};
     }
     layouts.push_back(layout);
   }
@@ -169,8 +173,8 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
                                          record.job_id, model_.name, layouts, {}, answer_regions);
   for (std::size_t i = 0; i < fetched.size(); ++i) {
     const bool in_region = layouts[i].region != 0;
-    if (!forward.copy_output(fetched[i], in_region ? placed[i] : payloads[i],
-                             in_region && placed_on_device[i])) {
+    if (!forward.copy_output(fetched[i], in_region ? placed[i].bytes : payloads[i],
+                             in_region && placed[i].on_device)) {
       break;
     }
   }

@@ -181,24 +181,28 @@ std::size_t request_bytes(int batch) {
   return static_cast<std::size_t>(batch * kImageFloats) * sizeof(float);
 }
 
+// How a row's tensors travel: over the socket, in the client's shared-memory regions (POSIX
+// shm), or in CUDA regions (the client's GPU memory).
+enum class Path { kSocket, kRegions, kCudaRegions };
+
+std::string_view path_name(Path path) {
+  return path == Path::kCudaRegions ? "cuda" : path == Path::kRegions ? "shm" : "sock";
+}
+
 struct LoadRow {
   int workers = 1;
   int batch = 1;
   int inflight = 1;
-  std::string note;      // settings that differ from the defaults
-  bool regions = false;  // tensors in client shared-memory regions, not over the socket
-  bool cuda = false;     // ... in CUDA regions: the client's GPU memory
+  std::string note;  // settings that differ from the defaults
+  Path path = Path::kSocket;
   LoadResult result;
   StageMeans stages;
   double images_per_s() const { return result.requests_per_s * batch; }
 };
 
 LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int workers, int batch,
-                int inflight, bool regions, bool cuda) {
-  progress("{} worker(s), b{}, {} in flight{}", workers, batch, inflight,
-           cuda      ? ", CUDA regions"
-           : regions ? ", shared-memory regions"
-                     : "");
+                int inflight, Path path) {
+  progress("{} worker(s), b{}, {} in flight, path {}", workers, batch, inflight, path_name(path));
   std::uint64_t from = 0;
   std::uint64_t to = 0;
   e2e::LoadPlan plan;
@@ -209,13 +213,13 @@ LoadRow measure(const e2e::DaemonProcess& daemon, const Options& options, int wo
   plan.window_closed = [&] { to = log_size(daemon.log_path()); };
   e2e::PayloadShape shape{
       "resnet50", {batch, 3, 224, 224}, static_cast<std::size_t>(batch * kClasses)};
-  LoadRow row{workers, batch, inflight, regions ? "regions" : "", regions, cuda, {}, {}};
-  if (cuda) {
+  LoadRow row{workers, batch, inflight, "", path, {}, {}};
+  if (path == Path::kCudaRegions) {
 #ifdef INFERVISOR_BENCH_CUDA
     const CudaRegionTensors tensors(daemon.socket(), shape);
     row.result = e2e::run_load(daemon.socket(), tensors.payload(), plan);
 #endif
-  } else if (regions) {
+  } else if (path == Path::kRegions) {
     const e2e::RegionTensors tensors(daemon.socket(), shape);
     row.result = e2e::run_load(daemon.socket(), tensors.payload(), plan);
   } else {
@@ -262,13 +266,13 @@ std::unique_ptr<e2e::DaemonProcess> start_daemon(const Options& options, int wor
 std::vector<LoadRow> daemon_rows(const Options& options, int workers,
                                  const std::vector<std::pair<int, int>>& batch_inflight,
                                  const std::string& spin = {},
-                                 const std::string& spin_while_busy = {}, bool regions = false,
-                                 bool cuda = false) {
+                                 const std::string& spin_while_busy = {},
+                                 Path path = Path::kSocket) {
   const auto started = start_daemon(options, workers, spin, spin_while_busy);
   e2e::DaemonProcess& daemon = *started;
   std::vector<LoadRow> rows;
   for (const auto& [batch, inflight] : batch_inflight) {
-    rows.push_back(measure(daemon, options, workers, batch, inflight, regions, cuda));
+    rows.push_back(measure(daemon, options, workers, batch, inflight, path));
   }
   const auto status = daemon.stop(std::chrono::seconds(60));
   if (!status.success()) {
@@ -319,10 +323,10 @@ std::vector<B1Round> alternate_b1(const Options& options) {
                               options.quick ? 100 : 300, {"--device", "cuda:0"})
                               .p50_us;
     }
-    row.socket_us = measure(*daemon, brief, 1, 1, 1, false, false).result.latency.p50_us;
-    row.regions_us = measure(*daemon, brief, 1, 1, 1, true, false).result.latency.p50_us;
+    row.socket_us = measure(*daemon, brief, 1, 1, 1, Path::kSocket).result.latency.p50_us;
+    row.regions_us = measure(*daemon, brief, 1, 1, 1, Path::kRegions).result.latency.p50_us;
 #ifdef INFERVISOR_BENCH_CUDA
-    row.cuda_us = measure(*daemon, brief, 1, 1, 1, true, true).result.latency.p50_us;
+    row.cuda_us = measure(*daemon, brief, 1, 1, 1, Path::kCudaRegions).result.latency.p50_us;
 #endif
     rounds.push_back(row);
   }
@@ -345,10 +349,10 @@ double median_added(const std::vector<B1Round>& rounds, double B1Round::*path) {
 }
 
 const LoadRow* find_row(const std::vector<LoadRow>& rows, int workers, int batch, int inflight,
-                        bool regions = false, bool cuda = false) {
+                        Path path = Path::kSocket) {
   for (const auto& row : rows) {
     if (row.workers == workers && row.batch == batch && row.inflight == inflight &&
-        row.regions == regions && row.cuda == cuda && (regions || row.note.empty()))
+        row.path == path && row.note.empty())
       return &row;
   }
   return nullptr;
@@ -449,18 +453,17 @@ int run(const Options& options) {
     }
   }
   // Issue 10: the same jobs with their tensors in client shared-memory regions.
-  for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true)) {
+  for (auto& row : daemon_rows(options, 1, compared, {}, {}, Path::kRegions)) {
     rows.push_back(row);
   }
-  const std::vector<B1Round> b1_rounds =
-      options.b1_rounds > 0 ? alternate_b1(options) : std::vector<B1Round>{};
 #ifdef INFERVISOR_BENCH_CUDA
   // ... and in CUDA regions: the client's GPU memory, read and written in place by the worker.
-  for (auto& row : daemon_rows(options, 1, compared, {}, {}, /*regions=*/true, /*cuda=*/true)) {
-    row.note = "CUDA regions";
+  for (auto& row : daemon_rows(options, 1, compared, {}, {}, Path::kCudaRegions)) {
     rows.push_back(row);
   }
 #endif
+  const std::vector<B1Round> b1_rounds =
+      options.b1_rounds > 0 ? alternate_b1(options) : std::vector<B1Round>{};
 
   // The table.
   const auto& any = in_process.begin()->second;
@@ -519,11 +522,8 @@ int run(const Options& options) {
     fmt::print(
         "  {:>4} {:>7} {:>5} {:>8} {:>8.1f} {:>8.0f} {:>9.3f} {:>9.3f} {:>7.2f}x | {:>33.1f} "
         "{:>7.1f} {:>6.1f} {:>8.1f} {:>6.1f}\n",
-        row.cuda      ? "cuda"
-        : row.regions ? "shm"
-                      : "sock",
-        row.workers, row.batch, row.inflight, row.result.requests_per_s, row.images_per_s(),
-        row.result.latency.p50_us / 1e3, row.result.latency.p99_us / 1e3,
+        path_name(row.path), row.workers, row.batch, row.inflight, row.result.requests_per_s,
+        row.images_per_s(), row.result.latency.p50_us / 1e3, row.result.latency.p99_us / 1e3,
         row.images_per_s() / reference, row.stages.queue_us, row.stages.worker_us,
         row.stages.input_copy_us, row.stages.forward_us, row.stages.output_copy_us);
   }
@@ -539,7 +539,8 @@ int run(const Options& options) {
   for (const int batch : kBatches) {
     double best = 0;
     for (const auto& row : rows) {
-      if (row.batch == batch && !row.regions) best = std::max(best, row.result.requests_per_s);
+      if (row.batch == batch && row.path == Path::kSocket)
+        best = std::max(best, row.result.requests_per_s);
     }
     fmt::print("  {:>5} {:>12.2f} {:>22.2f} {:>22.2f}\n", batch, request_bytes(batch) / 1e6,
                socket_gb_per_s[batch], best * request_bytes(batch) / 1e9);
@@ -603,8 +604,7 @@ int run(const Options& options) {
         path, row->images_per_s(), reference, row->images_per_s() / reference, target,
         verdict(row->images_per_s() >= target * reference));
   };
-  if (const auto* row = find_row(rows, 1, 1, 1); row != nullptr && row->note.empty())
-    b1_target(row, "", 0.25);
+  b1_target(find_row(rows, 1, 1, 1), "", 0.25);
   if (const auto* row = find_row(rows, 2, 8, 4)) {
     const double reference = 8 * in_process.at(8).forwards_per_s;
     fmt::print(
@@ -614,11 +614,10 @@ int run(const Options& options) {
         verdict(row->images_per_s() >= reference));
   }
   b32_target(find_row(rows, 1, 32, 4), "", 0.9);
-  b1_target(find_row(rows, 1, 1, 1, /*regions=*/true), " through regions", 0.1);
-  b32_target(find_row(rows, 1, 32, 4, /*regions=*/true), " through regions", 0.95);
-  b1_target(find_row(rows, 1, 1, 1, /*regions=*/true, /*cuda=*/true), " through CUDA regions", 0.1);
-  b32_target(find_row(rows, 1, 32, 4, /*regions=*/true, /*cuda=*/true), " through CUDA regions",
-             0.95);
+  b1_target(find_row(rows, 1, 1, 1, Path::kRegions), " through regions", 0.1);
+  b32_target(find_row(rows, 1, 32, 4, Path::kRegions), " through regions", 0.95);
+  b1_target(find_row(rows, 1, 1, 1, Path::kCudaRegions), " through CUDA regions", 0.1);
+  b32_target(find_row(rows, 1, 32, 4, Path::kCudaRegions), " through CUDA regions", 0.95);
   for (const int batch : kBatches) {
     const auto* one = find_row(rows, 1, batch, 4);
     const auto* two = find_row(rows, 2, batch, 4);

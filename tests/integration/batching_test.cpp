@@ -312,7 +312,8 @@ TEST(Batching_test, ABatchWhoseOutputsDoNotFitTheRingRunsAgainAsHalves) {
 TEST(Priority_test, AMoreUrgentJobOvertakesTheQueuedOnes) {
   using Clock = std::chrono::steady_clock;
   RunningDaemon daemon(
-      entry("slow", "slow.pt", "[-1, 1]", "    max_inflight: 1\n    priority_levels: 2\n"));
+      entry("slow", "slow.pt", "[-1, 1]", "    max_inflight: 1\n    priority_levels: 2\n"),
+      "log_level: debug\n");
   daemon.start();
   ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
   auto send = [&](float rounds, int priority) {
@@ -325,16 +326,21 @@ TEST(Priority_test, AMoreUrgentJobOvertakesTheQueuedOnes) {
       return std::pair(reply.status, Clock::now());
     });
   };
-  // The worker must still be running the first job when the urgent one arrives: a host where
-  // 3000 rounds end too soon runs it again, ten times longer.
+  const std::string queued = ": queued (";
+  // The worker must still be running the first job once the urgent one is queued: a host where
+  // 3000 rounds end sooner runs it again, ten times longer.
   for (const float rounds : {3000.0f, 30000.0f}) {
+    const std::size_t queued_before = daemon.log_count(queued);
+    const std::size_t dispatched_before = daemon.log_count(" dispatched");
     auto busy = send(rounds, 2);
-    std::this_thread::sleep_for(50ms);  // dispatched, so the three below queue behind it
+    ASSERT_TRUE(daemon.wait_for_log(" dispatched", dispatched_before + 1)) << daemon.log();
     auto low_a = send(1, 2);
+    ASSERT_TRUE(daemon.wait_for_log(queued, queued_before + 2)) << daemon.log();
     auto low_b = send(1, 2);
-    std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(daemon.wait_for_log(queued, queued_before + 3)) << daemon.log();
     auto urgent = send(1, 1);
-    const auto urgent_sent = Clock::now();
+    ASSERT_TRUE(daemon.wait_for_log(queued, queued_before + 4)) << daemon.log();
+    const bool busy_throughout = busy.wait_for(0s) != std::future_status::ready;
     const auto [busy_status, busy_done] = busy.get();
     const auto [urgent_status, urgent_done] = urgent.get();
     const auto [a_status, a_done] = low_a.get();
@@ -343,7 +349,7 @@ TEST(Priority_test, AMoreUrgentJobOvertakesTheQueuedOnes) {
     EXPECT_EQ(urgent_status, 200u);
     EXPECT_EQ(a_status, 200u);
     EXPECT_EQ(b_status, 200u);
-    if (busy_done < urgent_sent + 100ms) continue;  // too short to tell
+    if (!busy_throughout) continue;  // the worker was free before all three queued
     EXPECT_LT(urgent_done, a_done) << daemon.log();
     EXPECT_LT(urgent_done, b_done) << daemon.log();
     // Out of range, or a priority for a model without levels: 400.
@@ -355,7 +361,7 @@ TEST(Priority_test, AMoreUrgentJobOvertakesTheQueuedOnes) {
     EXPECT_EQ(daemon.stop().exit_code(), 0);
     return;
   }
-  ADD_FAILURE() << "even 30000 rounds of the slow model ended within 100 ms of the urgent job";
+  ADD_FAILURE() << "even 30000 rounds of the slow model ended before three jobs had queued";
 }
 
 }  // namespace

@@ -128,6 +128,24 @@ std::string RunningDaemon::log() const {
   return text.str();
 }
 
+std::size_t RunningDaemon::log_count(std::string_view what) const {
+  const std::string text = log();
+  std::size_t count = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++count;
+  return count;
+}
+
+bool RunningDaemon::wait_for_log(std::string_view what, std::size_t count,
+                                 std::chrono::seconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log_count(what) < count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 std::vector<std::string> RunningDaemon::leftover_segments() const {
   std::vector<std::string> out;
   for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {

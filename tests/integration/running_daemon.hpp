@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "client/client.hpp"
 #include "common/child_process.hpp"
@@ -40,6 +41,11 @@ class RunningDaemon {
   const std::string& shm_prefix() const noexcept { return shm_prefix_; }
   pid_t pid() const noexcept { return process_.pid(); }
   std::string log() const;
+  // How often `what` appears in the log, and a wait (polling the log) until it appears `count`
+  // times: false if `timeout` passes first.
+  std::size_t log_count(std::string_view what) const;
+  bool wait_for_log(std::string_view what, std::size_t count,
+                    std::chrono::seconds timeout = std::chrono::seconds(30)) const;
   // Segments of this daemon still in /dev/shm.
   std::vector<std::string> leftover_segments() const;
   // The worker processes it runs now.

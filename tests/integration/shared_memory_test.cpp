@@ -118,22 +118,11 @@ std::vector<float> json_floats(const std::string& body, std::string_view output 
 
 // How many jobs the daemon has written into a worker's ring so far (its debug log).
 std::size_t dispatched(const RunningDaemon& daemon) {
-  const std::string log = daemon.log();
-  std::size_t count = 0;
-  for (auto at = log.find(" dispatched"); at != std::string::npos;
-       at = log.find(" dispatched", at + 1))
-    ++count;
-  return count;
+  return daemon.log_count(" dispatched");
 }
 
-// Waits until a job beyond the first `before` has been dispatched.
 bool wait_for_dispatch(const RunningDaemon& daemon, std::size_t before) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (dispatched(daemon) <= before) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return daemon.wait_for_log(" dispatched", before + 1);
 }
 
 class SharedMemory_test : public ::testing::Test {

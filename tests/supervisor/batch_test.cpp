@@ -80,11 +80,13 @@ TEST(BatchFormer_test, TheOldestPickedJobSetsTheClockWhenANewerOneLeads) {
   // whole delay more.
   auto model = batching_model();
   auto older = make_job(model, 1, 1);
-  std::this_thread::sleep_for(1ms);  // more than the 200 us delay
   auto urgent = make_job(model, 2, 1);
+  while (!(older->created() < urgent->created()))  // one clock tick apart at least
+    urgent = make_job(model, 2, 1);
   auto queue = queue_of({urgent, older});
-  auto choice = choose_batch(queue, model.batching, kRingLimit, urgent->created());
-  EXPECT_TRUE(choice.ready) << "the older job has waited past its delay already";
+  // The older job has waited its 200 us; the lead has not.
+  auto choice = choose_batch(queue, model.batching, kRingLimit, older->created() + 200us);
+  EXPECT_TRUE(choice.ready);
   EXPECT_EQ(choice.picks, (std::vector<std::size_t>{0, 1}));
   model.batching.max_queue_delay = 10s;
   choice = choose_batch(queue, model.batching, kRingLimit, urgent->created());
