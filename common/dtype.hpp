@@ -47,6 +47,13 @@ constexpr std::size_t dtype_size(DType dtype) noexcept {
   return 0;
 }
 
+// Floating-point data read while a client may rewrite it can only come out as other numbers;
+// integers and booleans may steer indexing after a check (client regions are snapshot for them).
+constexpr bool is_floating_point(DType dtype) noexcept {
+  return dtype == DType::kFloat16 || dtype == DType::kBFloat16 || dtype == DType::kFloat32 ||
+         dtype == DType::kFloat64;
+}
+
 // A raw byte read from shared memory is a DType only if this says so.
 std::optional<DType> dtype_from_raw(std::uint8_t raw) noexcept;
 

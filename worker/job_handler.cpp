@@ -83,9 +83,7 @@ std::optional<ExitStatus> JobHandler::handle_request(const shm::RecordView& reco
       tensor.device_memory = true;
       continue;
     }
-    const bool floating = tensor.dtype == DType::kFloat16 || tensor.dtype == DType::kBFloat16 ||
-                          tensor.dtype == DType::kFloat32 || tensor.dtype == DType::kFloat64;
-    if (on_cpu && !floating) {
+    if (on_cpu && !is_floating_point(tensor.dtype)) {
       snapshots.emplace_back(tensor.data.begin(), tensor.data.end());
       tensor.data = snapshots.back();
     }

@@ -86,12 +86,10 @@ c10::ScalarType to_scalar_type(DType dtype) noexcept {
 // a check while the client rewrites them, and BOOL bytes other than 0 and 1 become 1.
 at::Tensor device_input(const InputTensor& input, c10::IntArrayRef sizes,
                         const at::TensorOptions& options) {
-  constexpr std::uintptr_t kAlignment =
-      256;  // what cudaMalloc gives, and more than any kernel needs
+  // What cudaMalloc gives, and more than any kernel needs.
+  constexpr std::uintptr_t kAlignment = 256;
   auto* data = const_cast<std::byte*>(input.data.data());
-  const bool floating = input.dtype == DType::kFloat16 || input.dtype == DType::kBFloat16 ||
-                        input.dtype == DType::kFloat32 || input.dtype == DType::kFloat64;
-  if (floating && reinterpret_cast<std::uintptr_t>(data) % kAlignment == 0)
+  if (is_floating_point(input.dtype) && reinterpret_cast<std::uintptr_t>(data) % kAlignment == 0)
     return at::from_blob(data, sizes, options);
   at::Tensor copy = at::empty(sizes, options);
   if (input.data.empty()) return copy;
