@@ -48,9 +48,16 @@ need libyaml-cpp-dev test -f /usr/include/yaml-cpp/yaml.h
 need libgtest-dev test -f /usr/include/gtest/gtest.h
 need libbenchmark-dev test -f /usr/include/benchmark/benchmark.h
 torch_prefix=${TORCH_PREFIX:-$(python_torch_prefix || true)}
+openblas_ok() { compgen -G '/usr/lib/*/openblas-*/libblas.so.3' >/dev/null; }
 if [[ -z $torch_prefix ]]; then
   need libtorch-dev test -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake -o \
     -f /usr/lib/aarch64-linux-gnu/cmake/Torch/TorchConfig.cmake
+  # Debian's libtorch does its matrix products through libblas.so.3, which is the reference
+  # (netlib) BLAS unless an optimized one is installed: the example MLP ran 7x slower at batch 1
+  # and 26x slower at batch 32 with it (bench/README, "CPU BLAS"). The OpenMP build of OpenBLAS
+  # takes its thread count from the OpenMP setting that each worker's `threads` makes. (A pip
+  # torch brings its own BLAS.)
+  need libopenblas0-openmp openblas_ok
 fi
 # Optional: sd_notify comes from libsystemd when present, else from a small built-in fallback.
 optional=()
