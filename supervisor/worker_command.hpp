@@ -22,7 +22,8 @@ class WorkerCommand {
   const std::vector<std::string>& arguments() const noexcept { return arguments_; }
   // NAME=VALUE entries that differ from the daemon's environment: CUDA_VISIBLE_DEVICES=<its GPU's
   // UUID> for a GPU worker (which then sees that GPU as cuda:0), and an empty one for a CPU
-  // worker, which must not create a CUDA context on some GPU by accident.
+  // worker, which must not create a CUDA context on some GPU by accident; OMP_NUM_THREADS and
+  // OPENBLAS_NUM_THREADS set to its intra-op threads, so the BLAS under libtorch uses no more.
   const std::vector<std::string>& environment() const noexcept { return environment_; }
 
  private:

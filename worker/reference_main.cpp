@@ -7,7 +7,8 @@
 //   infervisor-reference --model FILE.pt --bench --input-spec SPEC... [--iterations N]
 //       [--threads T] [--device D] [--intra-op-threads N] [--interop-threads N]
 //     prints JSON with in-process latency and throughput (see reference_bench.hpp); --threads:
-//     concurrent caller threads, each with libtorch's intra-op threads (default 1)
+//     concurrent caller threads, each with libtorch's intra-op threads (default 1). The BLAS under
+//     Debian's libtorch takes its threads from OMP_NUM_THREADS, not from these: set it to match.
 //
 // Both take --library FILE.so (repeatable): custom operator libraries loaded before the model, as
 // the worker does.

@@ -11,6 +11,9 @@
 //     --delays    max_queue_delay values to try, e.g. "0,200us,1ms" (the default; GPU "0,1ms,2ms")
 //     --max-batch max_batch_size (default 32, the in-process batch it is compared with)
 //     --max-inflight  the model's max_inflight (default: the daemon's; batches when batching)
+//     --threads   intra-op threads of each worker and of the in-process forward (default 1), so
+//                 that both sides run the same forward: the daemon's own default would give one
+//                 worker on two cores two threads, which then spin on the core the daemon needs
 //
 // The average batch of each row is the daemon's own count over the window (GET .../stats:
 // inferences / executions), not an estimate.
@@ -46,6 +49,7 @@ struct BatchingOptions {
   int baseline_iterations = 3000;
   int workers = 1;
   int max_batch = 32;
+  int threads = 1;  // the workers' `threads` and the in-process forward's intra-op threads
   std::optional<int> max_inflight;  // the model's max_inflight; nullopt: the default
   std::vector<std::string> delays;
 
@@ -94,6 +98,8 @@ BatchingOptions parse(std::span<char* const> args) {
       delays = arg.value;
     } else if (arg.flag == "--max-inflight") {
       options.max_inflight = static_cast<int>(parse_int_flag(arg, 1, 1024));
+    } else if (arg.flag == "--threads") {
+      options.threads = static_cast<int>(parse_int_flag(arg, 1, 256));
     } else if (arg.flag == "--max-batch") {
       options.max_batch = static_cast<int>(parse_int_flag(arg, 2, 4096));
     } else {
@@ -147,8 +153,9 @@ std::vector<Row> daemon_rows(const BatchingOptions& options, const PayloadShape&
     settings.output = "{name: y, dtype: FP32, shape: [-1, 1000]}";
     settings.device = "cuda:0";
   }
+  settings.model_extra = fmt::format("    threads: {}\n", options.threads);
   if (delay) {
-    settings.model_extra =
+    settings.model_extra +=
         fmt::format("    dynamic_batching: {{max_batch_size: {}, max_queue_delay: {}}}\n",
                     options.max_batch, *delay);
   }
@@ -194,8 +201,8 @@ int run(const BatchingOptions& options) {
     shape = {"resnet50", {1, 3, 224, 224}, 1000};
     row_spec = "3,224,224";
   }
-  std::vector<std::string> device;
-  if (options.gpu()) device = {"--device", "cuda:0"};
+  std::vector<std::string> device{"--intra-op-threads", std::to_string(options.threads)};
+  if (options.gpu()) device.insert(device.end(), {"--device", "cuda:0"});
   progress("in-process batch 1 and batch {}", options.max_batch);
   const auto b1 =
       run_in_process_baseline(options.bin("infervisor-reference"), options.model(),
@@ -218,18 +225,19 @@ int run(const BatchingOptions& options) {
   fmt::print("model:    {} (x FP32 [1, {}] per request), torch {}, {}\n", options.model().string(),
              row_spec, b1.torch_version, options.gpu() ? b1.device_description : "CPU");
   fmt::print(
-      "daemon:   {} worker(s) on {}, max_batch_size {}, max_inflight {}; windows {} ms after {} ms "
-      "warm-up\n\n",
-      options.workers, options.gpu() ? "cuda:0" : "cpu", options.max_batch,
+      "daemon:   {} worker(s) on {} with {} intra-op thread(s), max_batch_size {}, max_inflight {}; "
+      "windows {} ms after {} ms warm-up\n\n",
+      options.workers, options.gpu() ? "cuda:0" : "cpu", options.threads, options.max_batch,
       options.max_inflight ? std::to_string(*options.max_inflight) : "default",
       options.measure.count(), options.warm_up.count());
   fmt::print("| {:<36} | {:>9} | {:>10} | {:>10} | {:>9} |\n", "what", "rows/s", "p50 ms", "p99 ms",
              "avg batch");
   fmt::print("|{:-<38}|{:->11}|{:->12}|{:->12}|{:->11}|\n", "", "", "", "", "");
-  fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9} |\n", "in-process b1, 1 thread",
-             b1_rows_per_s, b1.p50_us / 1e3, b1.p99_us / 1e3, 1);
+  const std::string threads = fmt::format("{} thread{}", options.threads, options.threads > 1 ? "s" : "");
   fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9} |\n",
-             fmt::format("in-process b{}, 1 thread", options.max_batch), bmax_rows_per_s,
+             fmt::format("in-process b1, {}", threads), b1_rows_per_s, b1.p50_us / 1e3, b1.p99_us / 1e3, 1);
+  fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9} |\n",
+             fmt::format("in-process b{}, {}", options.max_batch, threads), bmax_rows_per_s,
              bmax.p50_us / 1e3, bmax.p99_us / 1e3, options.max_batch);
   for (const auto& row : rows) {
     fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9.2f} |\n",

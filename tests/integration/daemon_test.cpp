@@ -237,6 +237,25 @@ TEST(Daemon_test, WorkersInheritNeitherTheListenersNorClientConnections) {
   }
 }
 
+// The BLAS under libtorch reads its thread count from the environment when it loads: a worker
+// must start with its `threads`, or each matrix product runs on every core.
+TEST(Daemon_test, AWorkersBlasIsLimitedToItsIntraOpThreads) {
+  RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    threads: 2\n"));
+  daemon.start();
+  ASSERT_TRUE(daemon.wait_ready()) << daemon.log();
+  const auto workers = daemon.worker_pids();
+  ASSERT_EQ(workers.size(), 1u);
+  std::ifstream environ(std::filesystem::path("/proc") / std::to_string(workers[0]) / "environ",
+                        std::ios::binary);
+  std::vector<std::string> entries;
+  for (std::string entry; std::getline(environ, entry, '\0');)
+    entries.push_back(entry);
+  for (const std::string expected : {"OMP_NUM_THREADS=2", "OPENBLAS_NUM_THREADS=2"}) {
+    EXPECT_EQ(std::count(entries.begin(), entries.end(), expected), 1) << expected;
+  }
+  EXPECT_EQ(daemon.stop().exit_code(), 0);
+}
+
 TEST(Daemon_test, EveryErrorHasItsStatusAndSaysWhy) {
   RunningDaemon daemon(model_entry("mlp", "mlp.pt", "    ring_size: 64KiB\n") +
                            model_entry("faulty", "faulty.pt", "", "FP32", "[-1]"),
