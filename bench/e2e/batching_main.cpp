@@ -225,7 +225,8 @@ int run(const BatchingOptions& options) {
   fmt::print("model:    {} (x FP32 [1, {}] per request), torch {}, {}\n", options.model().string(),
              row_spec, b1.torch_version, options.gpu() ? b1.device_description : "CPU");
   fmt::print(
-      "daemon:   {} worker(s) on {} with {} intra-op thread(s), max_batch_size {}, max_inflight {}; "
+      "daemon:   {} worker(s) on {} with {} intra-op thread(s), max_batch_size {}, max_inflight "
+      "{}; "
       "windows {} ms after {} ms warm-up\n\n",
       options.workers, options.gpu() ? "cuda:0" : "cpu", options.threads, options.max_batch,
       options.max_inflight ? std::to_string(*options.max_inflight) : "default",
@@ -233,9 +234,11 @@ int run(const BatchingOptions& options) {
   fmt::print("| {:<36} | {:>9} | {:>10} | {:>10} | {:>9} |\n", "what", "rows/s", "p50 ms", "p99 ms",
              "avg batch");
   fmt::print("|{:-<38}|{:->11}|{:->12}|{:->12}|{:->11}|\n", "", "", "", "", "");
-  const std::string threads = fmt::format("{} thread{}", options.threads, options.threads > 1 ? "s" : "");
+  const std::string threads =
+      fmt::format("{} thread{}", options.threads, options.threads > 1 ? "s" : "");
   fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9} |\n",
-             fmt::format("in-process b1, {}", threads), b1_rows_per_s, b1.p50_us / 1e3, b1.p99_us / 1e3, 1);
+             fmt::format("in-process b1, {}", threads), b1_rows_per_s, b1.p50_us / 1e3,
+             b1.p99_us / 1e3, 1);
   fmt::print("| {:<36} | {:>9.0f} | {:>10.3f} | {:>10.3f} | {:>9} |\n",
              fmt::format("in-process b{}, {}", options.max_batch, threads), bmax_rows_per_s,
              bmax.p50_us / 1e3, bmax.p99_us / 1e3, options.max_batch);
