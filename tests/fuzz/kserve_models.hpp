@@ -2,6 +2,8 @@
 // per datatype, which the seed generator (fuzz_seeds.cpp) writes requests for.
 #pragma once
 
+#include <string>
+
 #include "common/tensor_spec.hpp"
 #include "shm/segment.hpp"
 #include "supervisor/config.hpp"
@@ -12,7 +14,7 @@ namespace infervisor::supervisor::fuzz {
 // and an INT32 scalar (which JSON may give as a bare number); outputs of two dtypes.
 inline ModelConfig model_for(DType dtype) {
   ModelConfig model;
-  model.name = "m";
+  model.name = std::string(1, 'm');  // (GCC 12 warns falsely, -Wrestrict, on assigning "m")
   model.inputs = {
       {"x", dtype, {kFreeDim, 2}}, {"mask", DType::kBool, {2}}, {"t", DType::kInt32, {}}};
   model.outputs = {{"y", dtype, {kFreeDim, 2}}, {"count", DType::kInt64, {kFreeDim}}};
