@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "common/blas_threads.hpp"
 #include "supervisor/worker_process.hpp"
 
 namespace infervisor::supervisor {
@@ -45,13 +46,7 @@ WorkerCommand::WorkerCommand(const DaemonConfig& config, const ModelConfig& mode
     add("--output", format_tensor_spec(output));
   for (const auto& library : model.libraries)
     add("--library", library.string());
-  // libtorch's intra-op setting does not reach the BLAS library underneath: Debian's libtorch
-  // with OpenBLAS ran each matrix product on every core, whatever `threads` said, and two such
-  // workers spun on each other's cores (3x fewer batch-32 forwards per second on two cores).
-  // OpenMP, and OpenBLAS built without it, read these when they load, before the worker can
-  // say anything, so they come with the environment.
-  environment_.push_back("OMP_NUM_THREADS=" + std::to_string(identity.threads));
-  environment_.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(identity.threads));
+  environment_ = blas_thread_environment(identity.threads);
   if (!gpu) {
     environment_.push_back("CUDA_VISIBLE_DEVICES=");
   } else if (!identity.device.gpu_uuid.empty()) {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/blas_threads.hpp"
 #include "common/child_process.hpp"
 #include "common/unique_fd.hpp"
 
@@ -69,14 +70,12 @@ InProcessBaseline run_in_process_baseline(const std::filesystem::path& reference
   UniqueFd write_end(ends[1]);
   SpawnOptions spawn;
   spawn.stdout_fd = write_end.get();
-  // As the daemon does for its workers (supervisor/worker_command.cpp): the BLAS under libtorch
-  // takes its threads from the environment, not from libtorch's intra-op setting.
-  std::string intra_op_threads = "1";
+  // As the daemon does for its workers: the BLAS gets the forward's intra-op threads.
+  int intra_op_threads = 1;
   for (std::size_t i = 0; i + 1 < extra.size(); ++i) {
-    if (extra[i] == "--intra-op-threads") intra_op_threads = extra[i + 1];
+    if (extra[i] == "--intra-op-threads") intra_op_threads = std::stoi(extra[i + 1]);
   }
-  spawn.environment = {"OMP_NUM_THREADS=" + intra_op_threads,
-                       "OPENBLAS_NUM_THREADS=" + intra_op_threads};
+  spawn.environment = blas_thread_environment(intra_op_threads);
   ChildProcess process = ChildProcess::spawn(reference, args, spawn);
   write_end.reset();  // EOF comes when the child's copy closes
   const std::string output = read_to_end(read_end.get());
